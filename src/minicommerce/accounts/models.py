@@ -1,0 +1,145 @@
+"""Account entities and the commands that change them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
+
+from minicommerce.commands import Command
+from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def normalise_email(value: str) -> str:
+    """Emails are stored and compared trimmed and lower-cased.
+
+    Only the shape is checked (one ``@``, a dotted domain, no spaces): deliverability is
+    for a confirmation mail to prove, not for a regular expression.
+    """
+    email = value.strip().lower()
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
+        raise ValueError("is not a valid email address")
+    return email
+
+
+Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalise_email)]
+Password = Annotated[
+    str,
+    StringConstraints(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, strip_whitespace=False),
+]
+PersonName = Annotated[str, StringConstraints(max_length=100)]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A customer or staff account. The password hash never leaves storage."""
+
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    is_staff: bool
+    is_active: bool
+    created_at: datetime
+    last_login: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a login or a refresh hands out. ``expires_in`` is the access token's life in seconds."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: Literal["Bearer"] = "Bearer"
+
+
+class Registration(Command):
+    email: Email
+    password: Password
+    first_name: PersonName = ""
+    last_name: PersonName = ""
+
+
+class Credentials(Command):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_PASSWORD, strip_whitespace=False)
+    ]
+
+
+class RefreshRequest(Command):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class ProfileChanges(Command):
+    """What a user may change of their own account."""
+
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+
+    @field_validator("first_name", "last_name", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class PasswordChange(Command):
+    current_password: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_PASSWORD, strip_whitespace=False)
+    ]
+    new_password: Password
+
+
+class UserAdminChanges(Command):
+    """What staff may change of any account."""
+
+    is_staff: StrictBool | None = None
+    is_active: StrictBool | None = None
+
+    @field_validator("is_staff", "is_active", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class UserQuery(Command):
+    limit: Annotated[StrictInt, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTokenRecord:
+    """A stored refresh token (its hash, never the token)."""
+
+    id: int
+    user_id: int
+    family_id: str
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None

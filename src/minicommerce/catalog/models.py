@@ -1,0 +1,95 @@
+"""Catalog entities and the commands that change them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
+
+from minicommerce.commands import Command
+from minicommerce.money import Amount, Price
+from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+MAX_STOCK = 2_147_483_647
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Sku = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
+]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+StockQuantity = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A product of the catalog. ``price`` is in ``currency``; ``version`` grows on each change."""
+
+    id: int
+    sku: str | None
+    name: str
+    description: str
+    price: Decimal
+    currency: str
+    stock_quantity: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    in_stock: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "in_stock", self.stock_quantity > 0)
+
+
+class NewProduct(Command):
+    """A product to add to the catalog."""
+
+    name: Name
+    price: Price
+    stock_quantity: StockQuantity
+    sku: Sku | None = None
+    description: Description = ""
+
+
+class ProductChanges(Command):
+    """A partial update: only the fields given are changed (``sku`` may be set to null)."""
+
+    name: Name | None = None
+    price: Price | None = None
+    stock_quantity: StockQuantity | None = None
+    sku: Sku | None = None
+    description: Description | None = None
+
+    @field_validator("name", "price", "stock_quantity", "description", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that were given, by name."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class ProductSort(StrEnum):
+    NEWEST = "newest"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
+    NAME = "name"
+
+
+class ProductQuery(Command):
+    """Which products to list, in which order, from which cursor."""
+
+    limit: Annotated[StrictInt, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    min_price: Amount | None = None
+    max_price: Amount | None = None
+    in_stock: StrictBool | None = None
+    sort: ProductSort = ProductSort.NEWEST

@@ -1,0 +1,54 @@
+"""Keyset pagination: pages and their opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from minicommerce.errors import ValidationError
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list; pass ``next_cursor`` back to get the next one (``None``: no more)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(kind: str, key: Sequence[str | int]) -> str:
+    """An opaque cursor: the list it belongs to and the sort key of the last item."""
+    raw = json.dumps([kind, *key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, kind: str, arity: int) -> list[str | int]:
+    """The key inside a cursor; a cursor from another list or sort is a validation error."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValidationError.single("cursor", "is not a valid cursor") from None
+    if (
+        not isinstance(data, list)
+        or len(data) != arity + 1
+        or data[0] != kind
+        or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in data[1:])
+    ):
+        raise ValidationError.single("cursor", "does not belong to this list or sort order")
+    return list(data[1:])
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError.single("limit", f"must be between 1 and {MAX_LIMIT}")
+    return limit

@@ -1,0 +1,182 @@
+"""Users, refresh tokens and login failures on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from minicommerce.accounts.models import RefreshTokenRecord, User
+from minicommerce.errors import EmailTaken
+from minicommerce.storage.tables import login_failures, refresh_tokens, users
+
+_u = users.c
+_USER = (
+    _u.id,
+    _u.email,
+    _u.first_name,
+    _u.last_name,
+    _u.is_staff,
+    _u.is_active,
+    _u.created_at,
+    _u.last_login,
+)
+_WRITABLE = frozenset(
+    {"first_name", "last_name", "is_staff", "is_active", "password_hash", "last_login"}
+)
+
+
+def _user(row: sa.Row[Any]) -> User:
+    return User(*row)
+
+
+class SqlUserRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(
+        self,
+        *,
+        email: str,
+        password_hash: str,
+        first_name: str,
+        last_name: str,
+        is_staff: bool,
+        now: datetime,
+    ) -> User:
+        stmt = (
+            sa.insert(users)
+            .values(
+                email=email,
+                password_hash=password_hash,
+                first_name=first_name,
+                last_name=last_name,
+                is_staff=is_staff,
+                is_active=True,
+                created_at=now,
+            )
+            .returning(*_USER)
+        )
+        try:
+            return _user(self._conn.execute(stmt).one())
+        except sa.exc.IntegrityError as exc:
+            if "email" in str(exc.orig).lower():
+                raise EmailTaken() from exc
+            raise
+
+    def get(self, user_id: int) -> User | None:
+        row = self._conn.execute(sa.select(*_USER).where(_u.id == user_id)).first()
+        return None if row is None else _user(row)
+
+    def get_by_email(self, email: str) -> User | None:
+        row = self._conn.execute(sa.select(*_USER).where(_u.email == email)).first()
+        return None if row is None else _user(row)
+
+    def credentials(self, email: str) -> tuple[User, str] | None:
+        row = self._conn.execute(
+            sa.select(*_USER, _u.password_hash).where(_u.email == email)
+        ).first()
+        return None if row is None else (_user(row[:-1]), row[-1])
+
+    def update(self, user_id: int, values: Mapping[str, Any]) -> User | None:
+        unknown = set(values) - _WRITABLE
+        if unknown:
+            raise ValueError(f"not writable: {sorted(unknown)}")
+        stmt = sa.update(users).where(_u.id == user_id).values(**values).returning(*_USER)
+        row = self._conn.execute(stmt).first()
+        return None if row is None else _user(row)
+
+    def list(self, q: str | None, after_id: int | None, limit: int) -> list[User]:
+        stmt = sa.select(*_USER)
+        if q is not None:
+            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            stmt = stmt.where(
+                sa.or_(
+                    _u.email.ilike(pattern, escape="\\"),
+                    _u.first_name.ilike(pattern, escape="\\"),
+                    _u.last_name.ilike(pattern, escape="\\"),
+                )
+            )
+        if after_id is not None:
+            stmt = stmt.where(_u.id < after_id)
+        stmt = stmt.order_by(_u.id.desc()).limit(limit)
+        return [_user(row) for row in self._conn.execute(stmt)]
+
+
+_r = refresh_tokens.c
+
+
+class SqlRefreshTokenRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(
+        self, *, user_id: int, family_id: str, token_hash: str, now: datetime, expires_at: datetime
+    ) -> None:
+        self._conn.execute(
+            sa.insert(refresh_tokens).values(
+                user_id=user_id,
+                family_id=family_id,
+                token_hash=token_hash,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+
+    def find(self, token_hash: str) -> RefreshTokenRecord | None:
+        row = self._conn.execute(
+            sa.select(
+                _r.id, _r.user_id, _r.family_id, _r.expires_at, _r.used_at, _r.revoked_at
+            ).where(_r.token_hash == token_hash)
+        ).first()
+        return None if row is None else RefreshTokenRecord(*row)
+
+    def use(self, token_id: int, now: datetime) -> bool:
+        result = self._conn.execute(
+            sa.update(refresh_tokens)
+            .where(_r.id == token_id, _r.used_at.is_(None), _r.revoked_at.is_(None))
+            .values(used_at=now)
+        )
+        return result.rowcount == 1
+
+    def revoke_family(self, family_id: str, now: datetime) -> None:
+        self._conn.execute(
+            sa.update(refresh_tokens)
+            .where(_r.family_id == family_id, _r.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    def revoke_user(self, user_id: int, now: datetime) -> None:
+        self._conn.execute(
+            sa.update(refresh_tokens)
+            .where(_r.user_id == user_id, _r.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    def delete_expired(self, before: datetime) -> int:
+        result = self._conn.execute(sa.delete(refresh_tokens).where(_r.expires_at < before))
+        return result.rowcount
+
+
+_f = login_failures.c
+
+
+class SqlLoginFailureRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def recent(self, key: str, since: datetime) -> list[datetime]:
+        stmt = sa.select(_f.failed_at).where(_f.account_key == key, _f.failed_at >= since)
+        return list(self._conn.execute(stmt).scalars())
+
+    def add(self, key: str, at: datetime) -> None:
+        self._conn.execute(sa.insert(login_failures).values(account_key=key, failed_at=at))
+
+    def clear(self, key: str, before: datetime | None = None) -> None:
+        stmt = sa.delete(login_failures).where(_f.account_key == key)
+        if before is not None:
+            stmt = stmt.where(_f.failed_at < before)
+        self._conn.execute(stmt)

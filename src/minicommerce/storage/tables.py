@@ -1,0 +1,113 @@
+"""The schema, defined once. Alembic migrations create it; tests compare the two."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from minicommerce.storage.types import Money, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_live = sa.text("deleted_at IS NULL")
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("sku", sa.String(64), nullable=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False, server_default=""),
+    sa.Column("price", Money(10), nullable=False),
+    sa.Column("stock_quantity", sa.Integer(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("deleted_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("stock_quantity >= 0", name="stock_not_negative"),
+    sa.CheckConstraint("price > 0", name="price_positive"),
+    # A SKU is unique among live products; an archived product frees its SKU
+    # (its order lines keep their own copy).
+    sa.Index("uq_products_sku", "sku", unique=True, sqlite_where=_live, postgresql_where=_live),
+    # One index per sort of the product list, keyset-ready: (sort key, id).
+    sa.Index("ix_products_live_price", "price", "id", sqlite_where=_live, postgresql_where=_live),
+    sa.Index("ix_products_live_name", "name", "id", sqlite_where=_live, postgresql_where=_live),
+    sa.Index("ix_products_live_id", "id", sqlite_where=_live, postgresql_where=_live),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("first_name", sa.String(100), nullable=False, server_default=""),
+    sa.Column("last_name", sa.String(100), nullable=False, server_default=""),
+    sa.Column("is_staff", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_login", UTCDateTime(), nullable=True),
+    sa.Index("uq_users_email", "email", unique=True),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("family_id", sa.String(32), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("account_key", sa.String(64), nullable=False),
+    sa.Column("failed_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_login_failures_account_key", "account_key", "failed_at"),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("total_amount", Money(12), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("shipping_address", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+order_items = sa.Table(
+    "order_items",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "order_id", Id, sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("product_id", Id, sa.ForeignKey("products.id"), nullable=False, index=True),
+    sa.Column("sku", sa.String(64), nullable=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("unit_price", Money(10), nullable=False),
+    sa.Column("line_total", Money(12), nullable=False),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+)

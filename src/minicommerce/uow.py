@@ -1,0 +1,41 @@
+"""The unit of work: one transaction and the repositories that share it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
+
+if TYPE_CHECKING:
+    from minicommerce.accounts.repository import (
+        LoginFailureRepository,
+        RefreshTokenRepository,
+        UserRepository,
+    )
+    from minicommerce.catalog.repository import ProductRepository
+
+
+class UnitOfWork(Protocol):
+    """A transaction. Leaving the ``with`` block without :meth:`commit` rolls it back."""
+
+    products: ProductRepository
+    users: UserRepository
+    refresh_tokens: RefreshTokenRepository
+    login_failures: LoginFailureRepository
+
+    def commit(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens units of work. ``write=False`` promises that nothing will be written, which lets
+    the storage use a cheaper read path (autocommit, a replica)."""
+
+    def __call__(self, *, write: bool) -> UnitOfWork: ...
