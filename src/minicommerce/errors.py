@@ -75,7 +75,7 @@ class NotFound(CommerceError):
         return {"resource": self.resource}
 
 
-class ValidationError(CommerceError, ValueError):
+class ValidationError(CommerceError):
     """Input that breaks a rule; ``errors`` names each field and the reason."""
 
     code = "validation_error"

@@ -1,0 +1,109 @@
+"""The Litestar application: one adapter over a :class:`minicommerce.Shop`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+import minicommerce
+from minicommerce import Settings, Shop
+from minicommerce_server.observability import Metrics, RequestMiddleware, configure_logging
+from minicommerce_server.problems import EXCEPTION_HANDLERS
+from minicommerce_server.routes.admin_users import AdminUserController
+from minicommerce_server.routes.auth import AuthController
+from minicommerce_server.routes.catalog import ProductController
+from minicommerce_server.routes.me import MeController
+from minicommerce_server.routes.operations import OperationsController
+from minicommerce_server.security import CallerMiddleware, provide_staff, provide_user
+from minicommerce_server.services import Backends
+
+API_PREFIX = "/api/v1"
+MAX_BODY = 2 * 1024 * 1024  # generous for JSON, small enough that no body can hurt
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    shop: Shop | None = None,
+    backends: Backends | None = None,
+    configure_logs: bool = True,
+) -> Litestar:
+    """Build the app. ``shop`` and ``backends`` default to what ``settings`` describe; the
+    app closes what it opened itself on shutdown."""
+    settings = settings or Settings()
+    if configure_logs:
+        configure_logging(settings.log_level)
+    owns_shop = shop is None
+    shop = shop or Shop.from_settings(settings, migrate=False)
+    owns_backends = backends is None
+    backends = backends or Backends.connect(settings.redis_url)
+    metrics = Metrics()
+
+    def shutdown() -> None:
+        if owns_shop:
+            shop.close()
+        if owns_backends:
+            backends.close()
+
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[AuthController, MeController, ProductController, AdminUserController],
+    )
+    cors = (
+        CORSConfig(
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Retry-After", "X-Request-ID"],
+        )
+        if settings.cors_origin_list
+        else None
+    )
+    dependencies: dict[str, Any] = {
+        "shop": Provide(lambda: shop, use_cache=True, sync_to_thread=False),
+        "backends": Provide(lambda: backends, use_cache=True, sync_to_thread=False),
+        "metrics": Provide(lambda: metrics, use_cache=True, sync_to_thread=False),
+        "current_user": Provide(provide_user, sync_to_thread=True),
+        "staff_user": Provide(provide_staff, sync_to_thread=False),
+    }
+    return Litestar(
+        route_handlers=[api, OperationsController],
+        dependencies=dependencies,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[
+            DefineMiddleware(RequestMiddleware, metrics=metrics),
+            DefineMiddleware(
+                CallerMiddleware,
+                shop=shop,
+                limiter=backends.limiter,
+                anon_rate=settings.rate_limit_anon,
+                user_rate=settings.rate_limit_user,
+                trust_forwarded_for=settings.trust_forwarded_for,
+            ),
+        ],
+        cors_config=cors,
+        openapi_config=OpenAPIConfig(
+            title="minicommerce",
+            version=minicommerce.__version__,
+            description="The minicommerce HTTP API, version 1. Errors are RFC 9457 problem "
+            "details (`application/problem+json`) with a stable `code`.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http", scheme="bearer", bearer_format="JWT"
+                    )
+                }
+            ),
+        ),
+        request_max_body_size=MAX_BODY,
+        on_shutdown=[shutdown],
+        debug=False,
+        logging_config=None,
+    )

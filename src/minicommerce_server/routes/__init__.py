@@ -1,0 +1,1 @@
+"""Route handlers, one module per section of the API: parse, call one service, render."""

@@ -1,0 +1,62 @@
+"""Auth: register, log in, refresh, log out."""
+
+from __future__ import annotations
+
+from litestar import Controller, post
+
+from minicommerce import Credentials, RefreshRequest, Registration, Shop, TokenPair, User
+from minicommerce_server.problems import problems
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["Auth"]
+
+    @post(
+        "/register",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Create a customer account",
+        responses=problems(422, 429, _409="The email is already registered (`email_taken`)."),
+    )
+    def register(self, data: Registration, shop: Shop) -> User:
+        return shop.accounts.register(data)
+
+    @post(
+        "/login",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Exchange email and password for a token pair",
+        description="An unknown email and a wrong password get the same answer. After 10 "
+        "failed logins for one email within 15 minutes, that email answers 429.",
+        responses=problems(
+            422, 429, _401="Unknown email, wrong password or inactive account "
+            "(`invalid_credentials`)."
+        ),
+    )
+    def login(self, data: Credentials, shop: Shop) -> TokenPair:
+        return shop.auth.login(data)
+
+    @post(
+        "/refresh",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Rotate a refresh token into a new token pair",
+        description="The refresh token is single use. Presenting a used token again revokes "
+        "every token of its session (reuse detection).",
+        responses=problems(
+            422, 429, _401="Invalid, expired, reused or revoked refresh token (`invalid_token`)."
+        ),
+    )
+    def refresh(self, data: RefreshRequest, shop: Shop) -> TokenPair:
+        return shop.auth.refresh(data.refresh_token)
+
+    @post(
+        "/logout",
+        status_code=204,
+        sync_to_thread=True,
+        summary="End the session of a refresh token",
+        responses=problems(422, 429),
+    )
+    def logout(self, data: RefreshRequest, shop: Shop) -> None:
+        shop.auth.logout(data.refresh_token)

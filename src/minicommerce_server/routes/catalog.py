@@ -1,0 +1,152 @@
+"""The catalog: anyone reads, staff write."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
+from litestar.params import Parameter
+
+from minicommerce import (
+    NewProduct,
+    Page,
+    Product,
+    ProductChanges,
+    ProductQuery,
+    ProductSort,
+    Shop,
+    User,
+)
+from minicommerce.money import PRICE_PATTERN
+from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicommerce_server.problems import problems
+
+BEARER = [{"BearerToken": []}]
+ETAG = ResponseHeader(
+    name="ETag", description="The product's version; send it back in `If-Match`.", documentation_only=True
+)
+IfMatch = Annotated[
+    str | None,
+    Parameter(
+        header="If-Match",
+        required=False,
+        description="An ETag from a previous read: the change applies only if it still matches.",
+    ),
+]
+
+
+def etag(product: Product) -> str:
+    return f'"{product.version}"'
+
+
+def parse_if_match(header: str | None) -> set[int] | None:
+    """The versions an ``If-Match`` header accepts; ``None`` for no header or ``*``.
+
+    A tag that is not one of ours matches nothing, which is a 412, not an error.
+    """
+    if header is None or header.strip() == "*":
+        return None
+    versions: set[int] = set()
+    for tag in header.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag.isdigit() and len(tag) < 12:
+            versions.add(int(tag))
+    return versions
+
+
+class ProductController(Controller):
+    path = "/products"
+    tags = ["Catalog"]
+
+    @get(
+        "/",
+        sync_to_thread=True,
+        summary="List products",
+        description="Keyset-paginated: pass `next_cursor` back as `cursor`. `q` matches name, "
+        "description and SKU.",
+        responses=problems(422, 429),
+    )
+    def list_products(
+        self,
+        shop: Shop,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        q: Annotated[str | None, Parameter(max_length=200)] = None,
+        min_price: Annotated[str | None, Parameter(pattern=PRICE_PATTERN)] = None,
+        max_price: Annotated[str | None, Parameter(pattern=PRICE_PATTERN)] = None,
+        in_stock: bool | None = None,
+        sort: ProductSort = ProductSort.NEWEST,
+    ) -> Page[Product]:
+        query = ProductQuery(
+            limit=limit,
+            cursor=cursor,
+            q=q or None,
+            min_price=min_price,
+            max_price=max_price,
+            in_stock=in_stock,
+            sort=sort,
+        )
+        return shop.catalog.list(query)
+
+    @get(
+        "/{product_id:int}",
+        sync_to_thread=True,
+        summary="One product",
+        response_headers=[ETAG],
+        responses=problems(404, 429),
+    )
+    def get_product(self, product_id: int, shop: Shop) -> Response[Product]:
+        product = shop.catalog.get(product_id)
+        return Response(product, headers={"ETag": etag(product)})
+
+    @post(
+        "/",
+        status_code=201,
+        sync_to_thread=True,
+        security=BEARER,
+        summary="Add a product (staff)",
+        response_headers=[ETAG],
+        responses=problems(401, 403, 422, 429, _409="The SKU is taken (`sku_taken`)."),
+    )
+    def create_product(self, data: NewProduct, staff_user: User, shop: Shop) -> Response[Product]:
+        product = shop.catalog.create(data)
+        return Response(product, status_code=201, headers={"ETag": etag(product)})
+
+    @patch(
+        "/{product_id:int}",
+        sync_to_thread=True,
+        security=BEARER,
+        summary="Change a product (staff)",
+        description="Any subset of the create fields. With `If-Match`, only if the product "
+        "is still at that version.",
+        response_headers=[ETAG],
+        responses=problems(
+            401, 403, 404, 412, 422, 429, _409="The SKU is taken (`sku_taken`)."
+        ),
+    )
+    def update_product(
+        self,
+        product_id: int,
+        data: ProductChanges,
+        staff_user: User,
+        shop: Shop,
+        if_match: IfMatch = None,
+    ) -> Response[Product]:
+        product = shop.catalog.update(product_id, data, parse_if_match(if_match))
+        return Response(product, headers={"ETag": etag(product)})
+
+    @delete(
+        "/{product_id:int}",
+        status_code=204,
+        sync_to_thread=True,
+        security=BEARER,
+        summary="Remove a product from the catalog (staff)",
+        description="The product is archived: it leaves the catalog and cannot be bought; "
+        "orders keep their lines.",
+        responses=problems(401, 403, 404, 412, 429),
+    )
+    def delete_product(
+        self, product_id: int, staff_user: User, shop: Shop, if_match: IfMatch = None
+    ) -> None:
+        shop.catalog.delete(product_id, parse_if_match(if_match))

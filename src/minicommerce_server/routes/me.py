@@ -1,0 +1,43 @@
+"""The signed-in user's own account."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, patch, post
+
+from minicommerce import PasswordChange, ProfileChanges, Shop, User
+from minicommerce_server.problems import problems
+
+BEARER = [{"BearerToken": []}]
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["Account"]
+    security = BEARER
+
+    @get("/", sync_to_thread=False, summary="The signed-in user", responses=problems(401, 429))
+    def me(self, current_user: User) -> User:
+        return current_user
+
+    @patch(
+        "/",
+        sync_to_thread=True,
+        summary="Change one's own names",
+        responses=problems(401, 422, 429),
+    )
+    def update_me(self, data: ProfileChanges, current_user: User, shop: Shop) -> User:
+        return shop.accounts.update_profile(current_user.id, data)
+
+    @post(
+        "/password",
+        status_code=204,
+        sync_to_thread=True,
+        summary="Change one's own password",
+        description="Needs the current password. Ends every session (refresh token) of the user.",
+        responses=problems(
+            422, 429, _401="Not signed in, or the current password is wrong "
+            "(`invalid_credentials`)."
+        ),
+    )
+    def change_password(self, data: PasswordChange, current_user: User, shop: Shop) -> None:
+        shop.auth.change_password(current_user.id, data)

@@ -1,0 +1,64 @@
+"""Operations: liveness, readiness, metrics (outside the API prefix, not rate limited)."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Controller, MediaType, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+
+from minicommerce import Shop
+from minicommerce_server.observability import Metrics
+from minicommerce_server.services import Backends
+
+log = logging.getLogger("minicommerce.server")
+
+
+class OperationsController(Controller):
+    tags = ["Operations"]
+    include_in_schema = True
+
+    @get("/health", sync_to_thread=False, summary="Liveness: 200 while the process is up")
+    def health(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get(
+        "/ready",
+        sync_to_thread=True,
+        summary="Readiness: 200 when the database (and Redis, if configured) answer",
+        responses={
+            503: ResponseSpec(
+                data_container=dict[str, str],
+                description="A backing service does not answer; the body says which.",
+                generate_examples=False,
+            )
+        },
+    )
+    def ready(self, shop: Shop, backends: Backends) -> Response[dict[str, str]]:
+        checks: dict[str, str] = {}
+        try:
+            shop.ping()
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            log.warning("readiness: database check failed: %s", type(exc).__name__)
+            checks["database"] = "unavailable"
+        if backends.redis is not None:
+            try:
+                backends.redis.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                log.warning("readiness: redis check failed: %s", type(exc).__name__)
+                checks["redis"] = "unavailable"
+        ok = all(v == "ok" for v in checks.values())
+        return Response({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
+
+    @get(
+        "/metrics",
+        sync_to_thread=False,
+        media_type=MediaType.TEXT,
+        summary="Prometheus metrics (text format 0.0.4)",
+    )
+    def metrics(self, metrics: Metrics) -> Response[str]:
+        return Response(
+            metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
