@@ -2,35 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from minicommerce.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 if TYPE_CHECKING:
-    import redis
+    from redis import Redis
 
 
-@dataclass(frozen=True, slots=True)
 class Backends:
-    redis: redis.Redis | None
-    limiter: RateLimiter
+    """Optional Redis (shared rate limits across processes) and the rate limiter in use."""
+
+    def __init__(self, redis_client: Redis | None, limiter: RateLimiter) -> None:
+        self.redis = redis_client
+        self.limiter = limiter
 
     @classmethod
     def connect(cls, redis_url: str | None) -> Backends:
         if redis_url is None:
-            return cls(redis=None, limiter=MemoryRateLimiter())
+            return cls(None, MemoryRateLimiter())
         try:
-            import redis as redis_lib
+            from redis import Redis
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError(
                 "MINICOMMERCE_REDIS_URL is set but redis is not installed: "
                 "pip install 'minicommerce[redis]'"
             ) from exc
-        client = redis_lib.Redis.from_url(
+        client = Redis.from_url(
             redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
         )
-        return cls(redis=client, limiter=RedisRateLimiter(client))
+        return cls(client, RedisRateLimiter(client))
+
+    def redis_answers(self) -> bool | None:
+        """``None`` without Redis; else whether it answers a PING."""
+        if self.redis is None:
+            return None
+        try:
+            return bool(self.redis.ping())
+        except Exception:  # any failure means it does not answer
+            return False
 
     def close(self) -> None:
         if self.redis is not None:

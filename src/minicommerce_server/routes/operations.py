@@ -42,13 +42,9 @@ class OperationsController(Controller):
         except Exception as exc:  # any failure means not ready
             log.warning("readiness: database check failed: %s", type(exc).__name__)
             checks["database"] = "unavailable"
-        if backends.redis is not None:
-            try:
-                backends.redis.ping()
-                checks["redis"] = "ok"
-            except Exception as exc:
-                log.warning("readiness: redis check failed: %s", type(exc).__name__)
-                checks["redis"] = "unavailable"
+        redis_ok = backends.redis_answers()
+        if redis_ok is not None:
+            checks["redis"] = "ok" if redis_ok else "unavailable"
         ok = all(v == "ok" for v in checks.values())
         return Response({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
 
