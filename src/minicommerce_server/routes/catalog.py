@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 
 from minicommerce import (
     NewProduct,
@@ -28,8 +28,8 @@ ETAG = ResponseHeader(
 )
 IfMatch = Annotated[
     str | None,
-    Parameter(
-        header="If-Match",
+    HeaderParameter(
+        name="If-Match",
         required=False,
         description="An ETag from a previous read: the change applies only if it still matches.",
     ),

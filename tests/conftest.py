@@ -1,0 +1,136 @@
+"""Fixtures shared by every tier: real backends, a shop on each, fast password hashing.
+
+PostgreSQL and Redis tests run against real servers. Without them the tests skip with
+the reason; with ``CI=true`` a missing server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from minicommerce import Argon2Parameters, Shop
+from minicommerce.storage.engine import open_database
+from minicommerce.storage.migrate import upgrade
+from minicommerce.storage.tables import metadata
+
+POSTGRES_URL = os.environ.get(
+    "MINICOMMERCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("MINICOMMERCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+FAST_ARGON2 = Argon2Parameters(time_cost=1, memory_cost=1024, parallelism=1)
+SECRET = "test-secret-" + "x" * 40
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, default_port: int) -> None:
+    if _answers(url, default_port):
+        return
+    message = f"{name} does not answer at {url}"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI=true requires it", pytrace=False)
+    pytest.skip(f"{message} (set MINICOMMERCE_TEST_{name.upper()}_URL or start it)")
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once."""
+    require_service("postgres", POSTGRES_URL, 5432)
+    name = f"mc_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    database = open_database(url)
+    upgrade(database)
+    database.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (faster than migrating every time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    database = open_database(f"sqlite:///{path}")
+    upgrade(database)
+    database.dispose()
+    return path
+
+
+def _truncate_postgres(url: str) -> None:
+    database = open_database(url)
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with database.writer.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    database.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated database on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "shop.db"
+        shutil.copy(template, target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_database_url")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    target = tmp_path / "shop.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def shop(database_url: str) -> Iterator[Shop]:
+    with Shop.open(database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False) as shop:
+        yield shop
+
+
+@pytest.fixture
+def sqlite_shop(sqlite_url: str) -> Iterator[Shop]:
+    with Shop.open(sqlite_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False) as shop:
+        yield shop
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    require_service("redis", REDIS_URL, 6379)
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        client.flushdb()
+        client.close()
