@@ -1,0 +1,141 @@
+"""Storage: migrations make the schema, SQLite is tuned, concurrent writers succeed."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from minicommerce import NewProduct, PreconditionFailed, ProductChanges, Registration, Shop
+from minicommerce.storage.engine import normalise_url, open_database
+from minicommerce.storage.migrate import current_revision, head_revision, upgrade
+from minicommerce.storage.tables import metadata
+from tests.conftest import FAST_ARGON2, SECRET
+
+
+def test_migrations_build_exactly_the_declared_schema(shop: Shop) -> None:
+    with shop.database.writer.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    assert current_revision(shop.database) == head_revision()
+
+
+def test_required_indexes(shop: Shop) -> None:
+    inspector = sa.inspect(shop.database.reader)
+    indexes = {
+        (table, tuple(ix["column_names"]), bool(ix["unique"]))
+        for table in ("users", "products", "orders", "order_items")
+        for ix in inspector.get_indexes(table)
+    }
+    assert ("users", ("email",), True) in indexes
+    assert ("products", ("sku",), True) in indexes
+    assert ("products", ("price", "id"), False) in indexes
+    assert ("products", ("name", "id"), False) in indexes
+    assert ("orders", ("user_id",), False) in indexes
+    assert ("orders", ("status",), False) in indexes
+    assert ("order_items", ("order_id",), False) in indexes
+    assert ("order_items", ("product_id",), False) in indexes
+
+
+def test_upgrade_is_idempotent(shop: Shop) -> None:
+    shop.migrate()
+    shop.migrate()
+    assert current_revision(shop.database) == head_revision()
+
+
+def test_an_unmigrated_database_is_refused_without_migrate(tmp_path: Path) -> None:
+    from minicommerce import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="db upgrade"):
+        Shop.open(f"sqlite:///{tmp_path}/new.db", migrate=False)
+
+
+def test_sqlite_is_in_wal_mode_with_a_busy_timeout(sqlite_shop: Shop) -> None:
+    with sqlite_shop.database.writer.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_url_forms() -> None:
+    assert normalise_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert normalise_url("sqlite:///x.db").drivername == "sqlite"
+    with pytest.raises(ValueError, match="unsupported"):
+        normalise_url("mysql://u@h/db")
+
+
+def test_concurrent_upgrades_from_several_processes_agree(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/race.db"
+
+    def migrate() -> None:
+        database = open_database(url)
+        try:
+            upgrade(database)
+        finally:
+            database.dispose()
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(migrate) for _ in range(4)]:
+            future.result()
+
+
+def test_concurrent_writers_never_see_database_is_locked(shop: Shop) -> None:
+    """Many threads writing at once: every write lands, none fails with a lock error."""
+    product = shop.catalog.create(NewProduct(name="Counter", price="1.00", stock_quantity=0))
+    threads, writes = 8, 25
+    barrier = threading.Barrier(threads)
+
+    def work(n: int) -> None:
+        barrier.wait()
+        for i in range(writes):
+            shop.catalog.create(NewProduct(name=f"p{n}-{i}", price="1.00", stock_quantity=1))
+            shop.accounts.register(Registration(email=f"u{n}-{i}@example.com", password="x" * 8))
+            for _ in range(1000):  # optimistic retry loop, as a client would
+                current = shop.catalog.get(product.id)
+                try:
+                    shop.catalog.update(
+                        product.id,
+                        ProductChanges(stock_quantity=current.stock_quantity + 1),
+                        if_match={current.version},
+                    )
+                    break
+                except PreconditionFailed:
+                    continue
+            else:
+                raise AssertionError("no progress after 1000 retries")
+
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(work, n) for n in range(threads)]:
+            future.result()
+    assert shop.catalog.count() == 1 + threads * writes
+    assert shop.catalog.get(product.id).stock_quantity == threads * writes
+
+
+def test_if_match_lets_exactly_one_concurrent_writer_win(shop: Shop) -> None:
+    product = shop.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=0))
+    barrier = threading.Barrier(8)
+
+    def attempt(n: int) -> bool:
+        barrier.wait()
+        try:
+            shop.catalog.update(product.id, ProductChanges(stock_quantity=n), if_match={1})
+        except PreconditionFailed:
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, range(8)))
+    assert results.count(True) == 1
+    assert shop.catalog.get(product.id).version == 2
+
+
+def test_shop_from_a_url_with_fresh_file(tmp_path: Path) -> None:
+    with Shop.open(f"sqlite:///{tmp_path}/fresh.db", secret_key=SECRET, argon2=FAST_ARGON2) as s:
+        assert s.catalog.count() == 0
+        s.ping()

@@ -1,0 +1,61 @@
+"""`minicommerce serve` on an empty directory: no configuration, a working shop."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
+        return response.status, response.read()
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_serve_needs_no_configuration(tmp_path: Path, server: str) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINICOMMERCE_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minicommerce_server.cli", "serve", "--port", str(port),
+         "--workers", "2", "--server", server],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if get(base + "/health")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not answer /health")
+        status, body = get(base + "/api/v1/products?limit=5")
+        assert status == 200
+        page = json.loads(body)
+        assert len(page["items"]) == 5
+        assert page["next_cursor"]
+        assert get(base + "/ready")[0] == 200
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0].decode()
+    assert (tmp_path / "minicommerce.db").exists()
+    assert (tmp_path / "minicommerce.db.secret").exists()
+    assert "MINICOMMERCE_SECRET_KEY" in output  # the warning about the generated secret
