@@ -10,6 +10,7 @@ Settings come from the same MINICOMMERCE_* variables the server reads.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from decimal import Decimal
 
 import redis
@@ -37,16 +38,14 @@ def main() -> None:
     per_address = Rate(5, 60)
 
     with Shop.from_settings(settings) as shop:  # migrates the schema, if needed
-        try:
-            shop.catalog.create(
-                NewProduct(sku="BTL-750", name="Steel bottle", price=Decimal("19.99"), stock_quantity=40)
+        with suppress(SkuTaken):  # the script ran before
+            bottle = NewProduct(
+                sku="BTL-750", name="Steel bottle", price=Decimal("19.99"), stock_quantity=40
             )
-        except SkuTaken:
-            pass
-        try:
-            shop.accounts.register(Registration(email="grace@example.com", password="cobol compiler"))
-        except EmailTaken:
-            pass
+            shop.catalog.create(bottle)
+        with suppress(EmailTaken):
+            grace = Registration(email="grace@example.com", password="cobol compiler")
+            shop.accounts.register(grace)
 
         for attempt, password in enumerate(["wrong", "cobol compiler"], start=1):
             decision = limiter.hit("login:203.0.113.7", per_address)

@@ -37,7 +37,9 @@ def test_demo_data_is_idempotent(env: str) -> None:
 
 
 def test_create_admin_with_password(env: str) -> None:
-    assert cli.main(["create-admin", "--email", "Boss@Example.com", "--password", "a good one"]) == 0
+    assert (
+        cli.main(["create-admin", "--email", "Boss@Example.com", "--password", "a good one"]) == 0
+    )
     with Shop.open(env, migrate=False, secret_key=SECRET) as shop:
         pair = shop.auth.login(Credentials(email="boss@example.com", password="a good one"))
         assert shop.auth.authenticate(pair.access_token).is_staff
@@ -45,7 +47,7 @@ def test_create_admin_with_password(env: str) -> None:
 
 def test_create_admin_prompts(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     answers = iter(["prompted password", "prompted password"])
-    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     assert cli.main(["create-admin", "--email", "p@example.com"]) == 0
     with Shop.open(env, migrate=False, secret_key=SECRET) as shop:
         shop.auth.login(Credentials(email="p@example.com", password="prompted password"))
@@ -55,7 +57,7 @@ def test_create_admin_refuses_mismatched_or_short_passwords(
     env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answers = iter(["one password", "another one"])
-    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     assert cli.main(["create-admin", "--email", "p@example.com"]) == 2
     assert cli.main(["create-admin", "--email", "p@example.com", "--password", "short"]) == 2
 

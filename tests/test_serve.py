@@ -30,8 +30,18 @@ def test_serve_needs_no_configuration(tmp_path: Path, server: str) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINICOMMERCE_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "minicommerce_server.cli", "serve", "--port", str(port),
-         "--workers", "2", "--server", server],
+        [
+            sys.executable,
+            "-m",
+            "minicommerce_server.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--server",
+            server,
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

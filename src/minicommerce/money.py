@@ -30,7 +30,7 @@ def parse_amount(value: object) -> Decimal:
     a finite ``Decimal`` or an ``int``. Raises ``ValueError`` with a readable message
     for anything else, including floats, exponents, signs and more than two places.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise ValueError('must be a string such as "19.99", not a number with a binary fraction')
     if isinstance(value, str):
         if not _PLAIN_NUMBER.fullmatch(value):

@@ -17,10 +17,17 @@ if TYPE_CHECKING:
 class UnitOfWork(Protocol):
     """A transaction. Leaving the ``with`` block without :meth:`commit` rolls it back."""
 
-    products: ProductRepository
-    users: UserRepository
-    refresh_tokens: RefreshTokenRepository
-    login_failures: LoginFailureRepository
+    @property
+    def products(self) -> ProductRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def login_failures(self) -> LoginFailureRepository: ...
 
     def commit(self) -> None: ...
 

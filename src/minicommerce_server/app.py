@@ -96,9 +96,7 @@ def create_app(
             path="/schema",
             components=Components(
                 security_schemes={
-                    "BearerToken": SecurityScheme(
-                        type="http", scheme="bearer", bearer_format="JWT"
-                    )
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
                 }
             ),
         ),

@@ -1,4 +1,7 @@
-"""ASGI entry point for servers: ``granian --interface asgi --factory minicommerce_server.asgi:create``."""
+"""ASGI entry point for other servers.
+
+granian --interface asgi --factory minicommerce_server.asgi:create
+"""
 
 from __future__ import annotations
 

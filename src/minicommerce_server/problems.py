@@ -135,7 +135,9 @@ def validation_exception_handler(
 ) -> Response[Problem]:
     """Litestar's parameter and body validation failures become 422 ``validation_error``."""
     assert isinstance(exc, ValidationException)
-    errors = [_field_error(item) for item in (exc.extra or [])] if isinstance(exc.extra, list) else []
+    errors = (
+        [_field_error(item) for item in (exc.extra or [])] if isinstance(exc.extra, list) else []
+    )
     if not errors:
         errors = [ProblemFieldError(field="body", message=_clean(exc.detail))]
     return problem_response(
@@ -179,9 +181,7 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     """Anything unexpected: a generic 500 with the request id; details stay in the log."""
-    log.exception(
-        "unhandled error", exc_info=exc, extra={"request_id": request_id_of(request)}
-    )
+    log.exception("unhandled error", exc_info=exc, extra={"request_id": request_id_of(request)})
     return problem_response(
         request,
         status=HTTP_500_INTERNAL_SERVER_ERROR,

@@ -51,8 +51,13 @@ def clock() -> Clock:
 @pytest.fixture
 def timed_shop(database_url: str, clock: Clock) -> Iterator[Shop]:
     with Shop.open(
-        database_url, secret_key=SECRET, argon2=FAST_ARGON2, clock=clock, migrate=False,
-        refresh_token_ttl=3600, throttle=LoginThrottle(max_failures=3, window=600),
+        database_url,
+        secret_key=SECRET,
+        argon2=FAST_ARGON2,
+        clock=clock,
+        migrate=False,
+        refresh_token_ttl=3600,
+        throttle=LoginThrottle(max_failures=3, window=600),
     ) as shop:
         yield shop
 
@@ -70,7 +75,10 @@ def test_register_normalises_and_refuses_duplicates(shop: Shop) -> None:
         Registration(email=" Ann@Example.COM", password=PASSWORD, first_name="Ann")
     )
     assert (user.email, user.first_name, user.is_staff, user.is_active) == (
-        "ann@example.com", "Ann", False, True
+        "ann@example.com",
+        "Ann",
+        False,
+        True,
     )
     assert user.last_login is None
     with pytest.raises(EmailTaken):

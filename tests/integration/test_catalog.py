@@ -115,16 +115,25 @@ def test_stock_can_never_be_negative_in_storage(shop: Shop) -> None:
 
 @pytest.fixture
 def catalog(shop: Shop) -> list[Product]:
-    specs = [("pear", "3.00", 0), ("Apple", "1.50", 4), ("banana", "1.50", 2), ("cherry", "12.00", 9),
-             ("date", "0.99", 1), ("elder", "3.00", 0), ("fig", "7.25", 3)]
-    return [add(shop, n, p, s, sku=f"SKU-{n.upper()}", description=f"fresh {n}") for n, p, s in specs]
+    specs = [
+        ("pear", "3.00", 0),
+        ("Apple", "1.50", 4),
+        ("banana", "1.50", 2),
+        ("cherry", "12.00", 9),
+        ("date", "0.99", 1),
+        ("elder", "3.00", 0),
+        ("fig", "7.25", 3),
+    ]
+    return [
+        add(shop, n, p, s, sku=f"SKU-{n.upper()}", description=f"fresh {n}") for n, p, s in specs
+    ]
 
 
 def walk(shop: Shop, **query: object) -> list[Product]:
     items: list[Product] = []
     cursor: str | None = None
     while True:
-        page = shop.catalog.list(ProductQuery(limit=2, cursor=cursor, **query))  # type: ignore[arg-type]
+        page = shop.catalog.list(ProductQuery(limit=2, cursor=cursor, **query))
         items += page.items
         if page.next_cursor is None:
             return items
@@ -174,7 +183,9 @@ def test_list_is_one_query_per_page(shop: Shop, catalog: list[Product]) -> None:
     sa.event.listen(shop.database.reader, "before_cursor_execute", count)
     try:
         page = shop.catalog.list(ProductQuery(limit=3, sort=ProductSort.PRICE_DESC))
-        shop.catalog.list(ProductQuery(limit=3, sort=ProductSort.PRICE_DESC, cursor=page.next_cursor))
+        shop.catalog.list(
+            ProductQuery(limit=3, sort=ProductSort.PRICE_DESC, cursor=page.next_cursor)
+        )
     finally:
         sa.event.remove(shop.database.reader, "before_cursor_execute", count)
     assert len(statements) == 2

@@ -10,8 +10,17 @@ from pathlib import Path
 import minicommerce
 
 CORE = Path(minicommerce.__file__).parent
-FORBIDDEN = ("litestar", "starlette", "fastapi", "flask", "django", "msgspec", "granian",
-             "uvicorn", "minicommerce_server")
+FORBIDDEN = (
+    "litestar",
+    "starlette",
+    "fastapi",
+    "flask",
+    "django",
+    "msgspec",
+    "granian",
+    "uvicorn",
+    "minicommerce_server",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

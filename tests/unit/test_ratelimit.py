@@ -15,8 +15,12 @@ class FakeClock:
 
 @pytest.mark.parametrize(
     ("text", "rate"),
-    [("100/minute", Rate(100, 60)), ("5/second", Rate(5, 1)), ("10 / hours", Rate(10, 3600)),
-     ("0", None)],
+    [
+        ("100/minute", Rate(100, 60)),
+        ("5/second", Rate(5, 1)),
+        ("10 / hours", Rate(10, 3600)),
+        ("0", None),
+    ],
 )
 def test_parse(text: str, rate: Rate | None) -> None:
     assert Rate.parse(text) == rate

@@ -13,7 +13,7 @@ from minicommerce.ratelimit import Rate
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "CURRENCY", "RATE_LIMIT_ANON"):
         monkeypatch.delenv(f"MINICOMMERCE_{name}", raising=False)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.database_url == "sqlite:///minicommerce.db"
     assert settings.redis_url is None
     assert settings.access_token_ttl == 900
@@ -28,7 +28,7 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MINICOMMERCE_RATE_LIMIT_ANON", "0")
     monkeypatch.setenv("MINICOMMERCE_CORS_ORIGINS", "https://a.example, https://b.example")
     monkeypatch.setenv("MINICOMMERCE_CURRENCY", "EUR")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.rate_limit_anon is None
     assert settings.cors_origin_list == ["https://a.example", "https://b.example"]
     assert settings.currency == "EUR"
@@ -36,8 +36,13 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("currency", "usd"), ("secret_key", "short"), ("database_url", "mysql://x/y"),
-     ("rate_limit_anon", "lots"), ("access_token_ttl", 5)],
+    [
+        ("currency", "usd"),
+        ("secret_key", "short"),
+        ("database_url", "mysql://x/y"),
+        ("rate_limit_anon", "lots"),
+        ("access_token_ttl", 5),
+    ],
 )
 def test_bad_settings(field: str, value: object) -> None:
     with pytest.raises(SettingsError):

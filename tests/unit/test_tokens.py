@@ -22,7 +22,9 @@ def codec() -> AccessTokenCodec:
     return AccessTokenCodec(SECRET, ttl=900)
 
 
-def forge(claims: dict[str, Any], *, key: str = SECRET, alg: str = "HS256", typ: str = "at+jwt") -> str:
+def forge(
+    claims: dict[str, Any], *, key: str = SECRET, alg: str = "HS256", typ: str = "at+jwt"
+) -> str:
     return jwt.encode(claims, key, algorithm=alg, headers={"typ": typ})
 
 

@@ -28,7 +28,7 @@ _WRITABLE = frozenset(
 )
 
 
-def _user(row: sa.Row[Any]) -> User:
+def _user(row: Any) -> User:
     return User(*row)
 
 

@@ -38,7 +38,7 @@ class SqlProductRepository:
         self._conn = conn
         self._currency = currency
 
-    def _product(self, row: sa.Row[Any]) -> Product:
+    def _product(self, row: Any) -> Product:
         return Product(
             id=row[0],
             sku=row[1],

@@ -30,8 +30,9 @@ class AuthController(Controller):
         description="An unknown email and a wrong password get the same answer. After 10 "
         "failed logins for one email within 15 minutes, that email answers 429.",
         responses=problems(
-            422, 429, _401="Unknown email, wrong password or inactive account "
-            "(`invalid_credentials`)."
+            422,
+            429,
+            _401="Unknown email, wrong password or inactive account (`invalid_credentials`).",
         ),
     )
     def login(self, data: Credentials, shop: Shop) -> TokenPair:

@@ -22,9 +22,11 @@ from minicommerce.money import PRICE_PATTERN
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.problems import problems
 
-BEARER = [{"BearerToken": []}]
+BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 ETAG = ResponseHeader(
-    name="ETag", description="The product's version; send it back in `If-Match`.", documentation_only=True
+    name="ETag",
+    description="The product's version; send it back in `If-Match`.",
+    documentation_only=True,
 )
 IfMatch = Annotated[
     str | None,
@@ -121,9 +123,7 @@ class ProductController(Controller):
         description="Any subset of the create fields. With `If-Match`, only if the product "
         "is still at that version.",
         response_headers=[ETAG],
-        responses=problems(
-            401, 403, 404, 412, 422, 429, _409="The SKU is taken (`sku_taken`)."
-        ),
+        responses=problems(401, 403, 404, 412, 422, 429, _409="The SKU is taken (`sku_taken`)."),
     )
     def update_product(
         self,

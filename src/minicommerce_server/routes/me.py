@@ -7,7 +7,7 @@ from litestar import Controller, get, patch, post
 from minicommerce import PasswordChange, ProfileChanges, Shop, User
 from minicommerce_server.problems import problems
 
-BEARER = [{"BearerToken": []}]
+BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 
 class MeController(Controller):
@@ -35,8 +35,9 @@ class MeController(Controller):
         summary="Change one's own password",
         description="Needs the current password. Ends every session (refresh token) of the user.",
         responses=problems(
-            422, 429, _401="Not signed in, or the current password is wrong "
-            "(`invalid_credentials`)."
+            422,
+            429,
+            _401="Not signed in, or the current password is wrong (`invalid_credentials`).",
         ),
     )
     def change_password(self, data: PasswordChange, current_user: User, shop: Shop) -> None:

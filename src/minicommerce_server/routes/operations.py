@@ -46,7 +46,9 @@ class OperationsController(Controller):
         if redis_ok is not None:
             checks["redis"] = "ok" if redis_ok else "unavailable"
         ok = all(v == "ok" for v in checks.values())
-        return Response({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
+        return Response(
+            {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
+        )
 
     @get(
         "/metrics",
@@ -55,6 +57,4 @@ class OperationsController(Controller):
         summary="Prometheus metrics (text format 0.0.4)",
     )
     def metrics(self, metrics: Metrics) -> Response[str]:
-        return Response(
-            metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -11,6 +11,7 @@ indexes every hot query needs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import sqlalchemy as sa
 from alembic import op
@@ -26,7 +27,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TIMESTAMP = sa.DateTime(timezone=True)
 
 
-def money(precision: int) -> sa.types.TypeEngine[object]:
+def money(precision: int) -> sa.types.TypeEngine[Decimal]:
     # Exact NUMERIC on PostgreSQL; whole cents in an INTEGER on SQLite (no exact decimal there).
     return sa.Numeric(precision, 2).with_variant(sa.BigInteger(), "sqlite")
 

@@ -1,0 +1,45 @@
+"""Developer sessions: ``nox -s tests | lint | typecheck | bench | demo``.
+
+Dependencies come from the extras in pyproject.toml; nothing is listed twice.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite on every backend that answers (CI=true: PostgreSQL and Redis must)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """HTTP and login benchmarks on PostgreSQL; prints figures and ratios to a ceiling."""
+    session.install("-e", ".[server,postgres,redis]")
+    session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The demo shop on SQLite at http://127.0.0.1:8000 (Ctrl-C stops it)."""
+    session.install("-e", ".[server]")
+    session.run("minicommerce", "serve", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
