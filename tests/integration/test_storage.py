@@ -139,3 +139,16 @@ def test_shop_from_a_url_with_fresh_file(tmp_path: Path) -> None:
     with Shop.open(f"sqlite:///{tmp_path}/fresh.db", secret_key=SECRET, argon2=FAST_ARGON2) as s:
         assert s.catalog.count() == 0
         s.ping()
+
+
+def test_rows_map_onto_entities_field_by_field() -> None:
+    """Repositories build entities positionally (it is the hot path); the orders must agree."""
+    from dataclasses import fields
+
+    from minicommerce import Product, User
+    from minicommerce.storage import accounts, catalog
+
+    product_columns = [c.name for c in catalog._COLUMNS]
+    product_columns.insert(5, "currency")  # from the store settings, not the row
+    assert product_columns == [f.name for f in fields(Product)]
+    assert [c.name for c in accounts._USER] == [f.name for f in fields(User)]

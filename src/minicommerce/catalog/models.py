@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -39,10 +39,8 @@ class Product:
     created_at: datetime
     updated_at: datetime
     version: int
-    in_stock: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "in_stock", self.stock_quantity > 0)
+    in_stock: bool
+    """Whether any stock is left: ``stock_quantity > 0`` (kept as a field so it is serialised)."""
 
 
 class NewProduct(Command):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,9 +24,11 @@ _COLUMNS = (
     _p.created_at,
     _p.updated_at,
     _p.version,
+    (_p.stock_quantity > 0).label("in_stock"),
 )
 _SELECT = sa.select(*_COLUMNS)
 _LIVE = _p.deleted_at.is_(None)
+_GET = _SELECT.where(_p.id == sa.bindparam("product_id", type_=_p.id.type), _LIVE)
 
 
 def _like(term: str) -> str:
@@ -39,18 +42,8 @@ class SqlProductRepository:
         self._currency = currency
 
     def _product(self, row: Any) -> Product:
-        return Product(
-            id=row[0],
-            sku=row[1],
-            name=row[2],
-            description=row[3],
-            price=row[4],
-            currency=self._currency,
-            stock_quantity=row[5],
-            created_at=row[6],
-            updated_at=row[7],
-            version=row[8],
-        )
+        # Positional, in _COLUMNS order: this runs for every row of the hottest read.
+        return Product(row[0], row[1], row[2], row[3], row[4], self._currency, *row[5:])
 
     def add(self, new: NewProduct, now: datetime) -> Product:
         stmt = (
@@ -75,7 +68,7 @@ class SqlProductRepository:
         return self._product(row)
 
     def get(self, product_id: int) -> Product | None:
-        row = self._conn.execute(_SELECT.where(_p.id == product_id, _LIVE)).first()
+        row = self._conn.execute(_GET, {"product_id": product_id}).first()
         return None if row is None else self._product(row)
 
     def update(
@@ -111,45 +104,78 @@ class SqlProductRepository:
         return self._conn.execute(stmt).rowcount == 1
 
     def list(self, query: ProductQuery, after: Sequence[Any] | None, limit: int) -> list[Product]:
-        stmt = _SELECT.where(_LIVE)
+        stmt = _list_statement(
+            query.sort,
+            after is not None,
+            query.q is not None,
+            query.min_price is not None,
+            query.max_price is not None,
+            query.in_stock,
+        )
+        params: dict[str, Any] = {"limit": limit}
         if query.q is not None:
-            pattern = _like(query.q)
-            stmt = stmt.where(
-                sa.or_(
-                    _p.name.ilike(pattern, escape="\\"),
-                    _p.description.ilike(pattern, escape="\\"),
-                    _p.sku.ilike(pattern, escape="\\"),
-                )
-            )
+            params["pattern"] = _like(query.q)
         if query.min_price is not None:
-            stmt = stmt.where(_p.price >= query.min_price)
+            params["min_price"] = query.min_price
         if query.max_price is not None:
-            stmt = stmt.where(_p.price <= query.max_price)
-        if query.in_stock is True:
-            stmt = stmt.where(_p.stock_quantity > 0)
-        elif query.in_stock is False:
-            stmt = stmt.where(_p.stock_quantity == 0)
-        stmt = _order(stmt, query.sort, after).limit(limit)
-        return [self._product(row) for row in self._conn.execute(stmt)]
+            params["max_price"] = query.max_price
+        if after is not None:
+            if query.sort is ProductSort.NEWEST:
+                params["after_id"] = after[0]
+            else:
+                params["after_key"], params["after_id"] = after
+        return [self._product(row) for row in self._conn.execute(stmt, params).all()]
 
     def count(self) -> int:
         stmt = sa.select(sa.func.count()).select_from(products).where(_LIVE)
         return int(self._conn.execute(stmt).scalar_one())
 
 
-def _order(stmt: sa.Select[Any], sort: ProductSort, after: Sequence[Any] | None) -> sa.Select[Any]:
+@functools.cache
+def _list_statement(
+    sort: ProductSort,
+    after: bool,
+    q: bool,
+    min_price: bool,
+    max_price: bool,
+    in_stock: bool | None,
+) -> sa.Select[Any]:
+    """One statement per shape of query, built once: building and cache-keying a statement
+    on every call cost more than the query itself on the catalog's hottest path."""
+    stmt = _SELECT.where(_LIVE)
+    if q:
+        pattern = sa.bindparam("pattern", type_=sa.String())
+        stmt = stmt.where(
+            sa.or_(
+                _p.name.ilike(pattern, escape="\\"),
+                _p.description.ilike(pattern, escape="\\"),
+                _p.sku.ilike(pattern, escape="\\"),
+            )
+        )
+    if min_price:
+        stmt = stmt.where(_p.price >= sa.bindparam("min_price", type_=_p.price.type))
+    if max_price:
+        stmt = stmt.where(_p.price <= sa.bindparam("max_price", type_=_p.price.type))
+    if in_stock is True:
+        stmt = stmt.where(_p.stock_quantity > 0)
+    elif in_stock is False:
+        stmt = stmt.where(_p.stock_quantity == 0)
+    after_id = sa.bindparam("after_id", type_=_p.id.type)
     if sort is ProductSort.NEWEST:
-        if after is not None:
-            stmt = stmt.where(_p.id < after[0])
-        return stmt.order_by(_p.id.desc())
-    key = _p.name if sort is ProductSort.NAME else _p.price
-    if after is not None:
-        bound = sa.tuple_(sa.literal(after[0], key.type), sa.literal(after[1], _p.id.type))
-        pair = sa.tuple_(key, _p.id)
-        stmt = stmt.where(pair < bound if sort is ProductSort.PRICE_DESC else pair > bound)
-    if sort is ProductSort.PRICE_DESC:
-        return stmt.order_by(key.desc(), _p.id.desc())
-    return stmt.order_by(key, _p.id)
+        if after:
+            stmt = stmt.where(_p.id < after_id)
+        stmt = stmt.order_by(_p.id.desc())
+    else:
+        key = _p.name if sort is ProductSort.NAME else _p.price
+        if after:
+            bound = sa.tuple_(sa.bindparam("after_key", type_=key.type), after_id)
+            pair = sa.tuple_(key, _p.id)
+            stmt = stmt.where(pair < bound if sort is ProductSort.PRICE_DESC else pair > bound)
+        if sort is ProductSort.PRICE_DESC:
+            stmt = stmt.order_by(key.desc(), _p.id.desc())
+        else:
+            stmt = stmt.order_by(key, _p.id)
+    return stmt.limit(sa.bindparam("limit", type_=sa.Integer()))
 
 
 def _raise_if_sku(exc: sa.exc.IntegrityError, sku: object) -> None:

@@ -74,6 +74,7 @@ def open_database(
         "max_overflow": max_overflow,
         "pool_recycle": 1800,
         "echo": echo,
+        "connect_args": {"options": "-c timezone=UTC"},
     }
     writer = sa.create_engine(parsed, **common)
     reader = sa.create_engine(parsed, isolation_level="AUTOCOMMIT", **common)

@@ -33,6 +33,11 @@ class Money(TypeDecorator[Decimal]):
             return dialect.type_descriptor(sa.BigInteger())
         return dialect.type_descriptor(sa.Numeric(self.precision, 2, asdecimal=True))
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "postgresql":
+            return None  # psycopg already gives a Decimal with the column's two places
+        return super().result_processor(dialect, coltype)
+
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
@@ -51,11 +56,17 @@ class Money(TypeDecorator[Decimal]):
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes in, timezone-aware UTC datetimes out.
 
-    SQLite keeps no offset, so values are stored as naive UTC there.
+    SQLite keeps no offset, so values are stored as naive UTC there. PostgreSQL sessions
+    are set to UTC (see ``engine.py``), so its values need no conversion on the way out.
     """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "postgresql":
+            return None  # sessions run with TimeZone=UTC: psycopg gives aware UTC values
+        return super().result_processor(dialect, coltype)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
