@@ -23,6 +23,12 @@ _USER = (
     _u.created_at,
     _u.last_login,
 )
+# Built once: every authenticated request loads its user.
+_BY_ID = sa.select(*_USER).where(_u.id == sa.bindparam("user_id", type_=_u.id.type))
+_BY_EMAIL = sa.select(*_USER).where(_u.email == sa.bindparam("email", type_=_u.email.type))
+_CREDENTIALS = sa.select(*_USER, _u.password_hash).where(
+    _u.email == sa.bindparam("email", type_=_u.email.type)
+)
 _WRITABLE = frozenset(
     {"first_name", "last_name", "is_staff", "is_active", "password_hash", "last_login"}
 )
@@ -67,17 +73,15 @@ class SqlUserRepository:
             raise
 
     def get(self, user_id: int) -> User | None:
-        row = self._conn.execute(sa.select(*_USER).where(_u.id == user_id)).first()
+        row = self._conn.execute(_BY_ID, {"user_id": user_id}).first()
         return None if row is None else _user(row)
 
     def get_by_email(self, email: str) -> User | None:
-        row = self._conn.execute(sa.select(*_USER).where(_u.email == email)).first()
+        row = self._conn.execute(_BY_EMAIL, {"email": email}).first()
         return None if row is None else _user(row)
 
     def credentials(self, email: str) -> tuple[User, str] | None:
-        row = self._conn.execute(
-            sa.select(*_USER, _u.password_hash).where(_u.email == email)
-        ).first()
+        row = self._conn.execute(_CREDENTIALS, {"email": email}).first()
         return None if row is None else (_user(row[:-1]), row[-1])
 
     def update(self, user_id: int, values: Mapping[str, Any]) -> User | None:

@@ -75,6 +75,8 @@ def open_database(
         "pool_recycle": 1800,
         "echo": echo,
         "connect_args": {"options": "-c timezone=UTC"},
+        # Errors must not carry statement parameters (password hashes, emails) into logs.
+        "hide_parameters": True,
     }
     writer = sa.create_engine(parsed, **common)
     reader = sa.create_engine(parsed, isolation_level="AUTOCOMMIT", **common)
@@ -85,11 +87,13 @@ def _open_sqlite(url: URL, *, echo: bool) -> Database:
     args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
     if is_memory_sqlite(url):
         # One shared connection: an in-memory database lives and dies with its connection.
-        engine = sa.create_engine(url, connect_args=args, poolclass=StaticPool, echo=echo)
+        engine = sa.create_engine(
+            url, connect_args=args, poolclass=StaticPool, echo=echo, hide_parameters=True
+        )
         _configure_sqlite(engine, begin="BEGIN IMMEDIATE")
         return Database(url, engine, engine)
-    writer = sa.create_engine(url, connect_args=args, echo=echo)
-    reader = sa.create_engine(url, connect_args=args, echo=echo)
+    writer = sa.create_engine(url, connect_args=args, echo=echo, hide_parameters=True)
+    reader = sa.create_engine(url, connect_args=args, echo=echo, hide_parameters=True)
     _configure_sqlite(writer, begin="BEGIN IMMEDIATE")
     _configure_sqlite(reader, begin=None)
     return Database(url, writer, reader)
