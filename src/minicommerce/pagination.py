@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from minicommerce.errors import ValidationError
+from minicommerce.ids import MAX_ID
 
 T = TypeVar("T")
 
@@ -42,10 +43,18 @@ def decode_cursor(cursor: str, kind: str, arity: int) -> list[str | int]:
         not isinstance(data, list)
         or len(data) != arity + 1
         or data[0] != kind
-        or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in data[1:])
+        or not all(_is_key_part(v) for v in data[1:])
     ):
         raise ValidationError.single("cursor", "does not belong to this list or sort order")
     return list(data[1:])
+
+
+def _is_key_part(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= MAX_ID
+    return isinstance(value, str) and len(value) <= 1000
 
 
 def check_limit(limit: int) -> int:

@@ -72,12 +72,11 @@ def create_app(
         "current_user": Provide(provide_user, sync_to_thread=True),
         "staff_user": Provide(provide_staff, sync_to_thread=False),
     }
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, OperationsController],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[
-            DefineMiddleware(RequestMiddleware, metrics=metrics),
             DefineMiddleware(
                 CallerMiddleware,
                 shop=shop,
@@ -105,3 +104,6 @@ def create_app(
         debug=False,
         logging_config=None,
     )
+    # Outside routing, so that 404s, 405s and 429s get a request id, a log line and a count.
+    app.asgi_handler = RequestMiddleware(app.asgi_handler, metrics=metrics)
+    return app

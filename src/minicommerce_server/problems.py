@@ -155,6 +155,8 @@ def _field_error(item: Any) -> ProblemFieldError:
         return ProblemFieldError(field="body", message=_clean(str(item)))
     key = str(item.get("key") or item.get("field") or "body")
     message = str(item.get("message") or "is invalid")
+    if key == "data":  # Litestar's name for the body parameter: a missing or empty body
+        return ProblemFieldError(field="body", message="a JSON object is required")
     if "Extra inputs are not permitted" in message or "unknown field" in message.lower():
         message = "unknown field"
     return ProblemFieldError(field=key, message=_clean(message))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -27,7 +28,7 @@ class CallerMiddleware:
         self,
         app: ASGIApp,
         *,
-        shop: Shop,
+        shop: NamedDependency[Shop],
         limiter: RateLimiter,
         anon_rate: Rate | None,
         user_rate: Rate | None,
@@ -87,7 +88,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def provide_user(request: Request[Any, Any, Any], shop: Shop) -> User:
+def provide_user(request: Request[Any, Any, Any], shop: NamedDependency[Shop]) -> User:
     """The signed-in, active user; 401 otherwise."""
     state = request.scope.get("state") or {}
     user_id = state.get("user_id")
@@ -99,7 +100,7 @@ def provide_user(request: Request[Any, Any, Any], shop: Shop) -> User:
     return shop.auth.active_user(user_id)
 
 
-def provide_staff(current_user: User) -> User:
+def provide_staff(current_user: NamedDependency[User]) -> User:
     """The signed-in user, if staff; 403 otherwise."""
     if not current_user.is_staff:
         raise PermissionDenied("This route is for staff only.")

@@ -24,6 +24,7 @@ from minicommerce.accounts.tokens import (
 )
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import InvalidCredentials, InvalidToken, RateLimited
+from minicommerce.ids import is_valid_id
 from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("minicommerce.auth")
@@ -146,6 +147,8 @@ class AuthService:
         return self.active_user(claims.user_id)
 
     def active_user(self, user_id: int) -> User:
+        if not is_valid_id(user_id):
+            raise InvalidToken("The account does not exist or is not active.")
         with self._uow(write=False) as uow:
             user = uow.users.get(user_id)
         if user is None or not user.is_active:

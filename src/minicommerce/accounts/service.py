@@ -13,6 +13,7 @@ from minicommerce.accounts.models import (
 from minicommerce.accounts.passwords import PasswordHasher
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import NotFound, SelfModification, ValidationError
+from minicommerce.ids import is_valid_id
 from minicommerce.pagination import Page, decode_cursor, encode_cursor
 from minicommerce.uow import UnitOfWorkFactory
 
@@ -43,6 +44,8 @@ class AccountService:
         return user
 
     def get(self, user_id: int) -> User:
+        if not is_valid_id(user_id):
+            raise NotFound(_RESOURCE, user_id)
         with self._uow(write=False) as uow:
             user = uow.users.get(user_id)
         if user is None:
@@ -87,6 +90,8 @@ class AccountService:
         Staff cannot demote or deactivate themselves (the last admin could lock everyone
         out). Deactivating an account ends all its sessions.
         """
+        if not is_valid_id(user_id):
+            raise NotFound(_RESOURCE, user_id)
         values = changes.changes()
         if actor_id == user_id and (
             values.get("is_staff") is False or values.get("is_active") is False

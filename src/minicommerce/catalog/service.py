@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from decimal import Decimal
 from typing import Any
 
 from minicommerce.catalog.models import (
@@ -15,6 +14,8 @@ from minicommerce.catalog.models import (
 )
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import NotFound, PreconditionFailed, ValidationError
+from minicommerce.ids import is_valid_id
+from minicommerce.money import parse_amount
 from minicommerce.pagination import Page, decode_cursor, encode_cursor
 from minicommerce.uow import UnitOfWorkFactory
 
@@ -39,6 +40,8 @@ class CatalogService:
         return product
 
     def get(self, product_id: int) -> Product:
+        if not is_valid_id(product_id):
+            raise NotFound(_RESOURCE, product_id)
         with self._uow(write=False) as uow:
             product = uow.products.get(product_id)
         if product is None:
@@ -51,6 +54,8 @@ class CatalogService:
         changes: ProductChanges,
         if_match: Collection[int] | None = None,
     ) -> Product:
+        if not is_valid_id(product_id):
+            raise NotFound(_RESOURCE, product_id)
         values = changes.changes()
         with self._uow(write=True) as uow:
             if not values:
@@ -63,6 +68,8 @@ class CatalogService:
 
     def delete(self, product_id: int, if_match: Collection[int] | None = None) -> None:
         """Archive a product: it leaves the catalog; order lines keep their copies."""
+        if not is_valid_id(product_id):
+            raise NotFound(_RESOURCE, product_id)
         with self._uow(write=True) as uow:
             if not uow.products.archive(product_id, self._clock(), if_match):
                 raise self._mismatch(uow.products.get(product_id), product_id)
@@ -113,8 +120,8 @@ class CatalogService:
         if sort is ProductSort.NAME:
             return (value, last_id)
         try:
-            return (Decimal(value), last_id)
-        except ArithmeticError:
+            return (parse_amount(value), last_id)
+        except ValueError:
             raise ValidationError.single("cursor", "is not a valid cursor") from None
 
 

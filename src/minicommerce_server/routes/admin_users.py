@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, patch
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from minicommerce import Page, Shop, User, UserAdminChanges, UserQuery
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -25,11 +26,11 @@ class AdminUserController(Controller):
     )
     def list_users(
         self,
-        staff_user: User,
-        shop: Shop,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        cursor: str | None = None,
-        q: Annotated[str | None, Parameter(max_length=200)] = None,
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Page[User]:
         return shop.accounts.list(UserQuery(limit=limit, cursor=cursor, q=q or None))
 
@@ -39,7 +40,9 @@ class AdminUserController(Controller):
         summary="One account (staff)",
         responses=problems(401, 403, 404, 429),
     )
-    def get_user(self, user_id: int, staff_user: User, shop: Shop) -> User:
+    def get_user(
+        self, user_id: FromPath[int], staff_user: NamedDependency[User], shop: NamedDependency[Shop]
+    ) -> User:
         return shop.accounts.get(user_id)
 
     @patch(
@@ -53,6 +56,10 @@ class AdminUserController(Controller):
         ),
     )
     def update_user(
-        self, user_id: int, data: UserAdminChanges, staff_user: User, shop: Shop
+        self,
+        user_id: FromPath[int],
+        data: JSONBody[UserAdminChanges],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
     ) -> User:
         return shop.accounts.administer(staff_user.id, user_id, data)

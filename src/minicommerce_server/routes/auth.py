@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from minicommerce import Credentials, RefreshRequest, Registration, Shop, TokenPair, User
 from minicommerce_server.problems import problems
@@ -19,7 +21,7 @@ class AuthController(Controller):
         summary="Create a customer account",
         responses=problems(422, 429, _409="The email is already registered (`email_taken`)."),
     )
-    def register(self, data: Registration, shop: Shop) -> User:
+    def register(self, data: JSONBody[Registration], shop: NamedDependency[Shop]) -> User:
         return shop.accounts.register(data)
 
     @post(
@@ -35,7 +37,7 @@ class AuthController(Controller):
             _401="Unknown email, wrong password or inactive account (`invalid_credentials`).",
         ),
     )
-    def login(self, data: Credentials, shop: Shop) -> TokenPair:
+    def login(self, data: JSONBody[Credentials], shop: NamedDependency[Shop]) -> TokenPair:
         return shop.auth.login(data)
 
     @post(
@@ -49,7 +51,7 @@ class AuthController(Controller):
             422, 429, _401="Invalid, expired, reused or revoked refresh token (`invalid_token`)."
         ),
     )
-    def refresh(self, data: RefreshRequest, shop: Shop) -> TokenPair:
+    def refresh(self, data: JSONBody[RefreshRequest], shop: NamedDependency[Shop]) -> TokenPair:
         return shop.auth.refresh(data.refresh_token)
 
     @post(
@@ -59,5 +61,5 @@ class AuthController(Controller):
         summary="End the session of a refresh token",
         responses=problems(422, 429),
     )
-    def logout(self, data: RefreshRequest, shop: Shop) -> None:
+    def logout(self, data: JSONBody[RefreshRequest], shop: NamedDependency[Shop]) -> None:
         shop.auth.logout(data.refresh_token)

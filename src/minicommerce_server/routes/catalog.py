@@ -6,7 +6,8 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader
-from litestar.params import HeaderParameter, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from minicommerce import (
     NewProduct,
@@ -45,15 +46,16 @@ def etag(product: Product) -> str:
 def parse_if_match(header: str | None) -> set[int] | None:
     """The versions an ``If-Match`` header accepts; ``None`` for no header or ``*``.
 
-    A tag that is not one of ours matches nothing, which is a 412, not an error.
+    A tag that is not one of ours matches nothing, which is a 412, not an error; weak tags
+    (``W/"3"``) never match, as If-Match compares strongly (RFC 9110).
     """
     if header is None or header.strip() == "*":
         return None
     versions: set[int] = set()
-    for tag in header.split(","):
-        tag = tag.strip().removeprefix("W/").strip('"')
-        if tag.isdigit() and len(tag) < 12:
-            versions.add(int(tag))
+    for raw in header.split(","):
+        tag = raw.strip()
+        if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit() and len(tag) < 20:
+            versions.add(int(tag[1:-1]))
     return versions
 
 
@@ -71,14 +73,14 @@ class ProductController(Controller):
     )
     def list_products(
         self,
-        shop: Shop,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        cursor: str | None = None,
-        q: Annotated[str | None, Parameter(max_length=200)] = None,
-        min_price: Annotated[str | None, Parameter(pattern=PRICE_PATTERN)] = None,
-        max_price: Annotated[str | None, Parameter(pattern=PRICE_PATTERN)] = None,
-        in_stock: bool | None = None,
-        sort: ProductSort = ProductSort.NEWEST,
+        shop: NamedDependency[Shop],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        min_price: Annotated[str | None, QueryParameter(pattern=PRICE_PATTERN)] = None,
+        max_price: Annotated[str | None, QueryParameter(pattern=PRICE_PATTERN)] = None,
+        in_stock: FromQuery[bool | None] = None,
+        sort: FromQuery[ProductSort] = ProductSort.NEWEST,
     ) -> Page[Product]:
         query = ProductQuery(
             limit=limit,
@@ -98,7 +100,9 @@ class ProductController(Controller):
         response_headers=[ETAG],
         responses=problems(404, 429),
     )
-    def get_product(self, product_id: int, shop: Shop) -> Response[Product]:
+    def get_product(
+        self, product_id: FromPath[int], shop: NamedDependency[Shop]
+    ) -> Response[Product]:
         product = shop.catalog.get(product_id)
         return Response(product, headers={"ETag": etag(product)})
 
@@ -111,7 +115,12 @@ class ProductController(Controller):
         response_headers=[ETAG],
         responses=problems(401, 403, 422, 429, _409="The SKU is taken (`sku_taken`)."),
     )
-    def create_product(self, data: NewProduct, staff_user: User, shop: Shop) -> Response[Product]:
+    def create_product(
+        self,
+        data: JSONBody[NewProduct],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> Response[Product]:
         product = shop.catalog.create(data)
         return Response(product, status_code=201, headers={"ETag": etag(product)})
 
@@ -127,10 +136,10 @@ class ProductController(Controller):
     )
     def update_product(
         self,
-        product_id: int,
-        data: ProductChanges,
-        staff_user: User,
-        shop: Shop,
+        product_id: FromPath[int],
+        data: JSONBody[ProductChanges],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
         if_match: IfMatch = None,
     ) -> Response[Product]:
         product = shop.catalog.update(product_id, data, parse_if_match(if_match))
@@ -147,6 +156,10 @@ class ProductController(Controller):
         responses=problems(401, 403, 404, 412, 429),
     )
     def delete_product(
-        self, product_id: int, staff_user: User, shop: Shop, if_match: IfMatch = None
+        self,
+        product_id: FromPath[int],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+        if_match: IfMatch = None,
     ) -> None:
         shop.catalog.delete(product_id, parse_if_match(if_match))

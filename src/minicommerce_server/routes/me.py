@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from minicommerce import PasswordChange, ProfileChanges, Shop, User
 from minicommerce_server.problems import problems
@@ -16,7 +18,7 @@ class MeController(Controller):
     security = BEARER
 
     @get("/", sync_to_thread=False, summary="The signed-in user", responses=problems(401, 429))
-    def me(self, current_user: User) -> User:
+    def me(self, current_user: NamedDependency[User]) -> User:
         return current_user
 
     @patch(
@@ -25,7 +27,12 @@ class MeController(Controller):
         summary="Change one's own names",
         responses=problems(401, 422, 429),
     )
-    def update_me(self, data: ProfileChanges, current_user: User, shop: Shop) -> User:
+    def update_me(
+        self,
+        data: JSONBody[ProfileChanges],
+        current_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> User:
         return shop.accounts.update_profile(current_user.id, data)
 
     @post(
@@ -40,5 +47,10 @@ class MeController(Controller):
             _401="Not signed in, or the current password is wrong (`invalid_credentials`).",
         ),
     )
-    def change_password(self, data: PasswordChange, current_user: User, shop: Shop) -> None:
+    def change_password(
+        self,
+        data: JSONBody[PasswordChange],
+        current_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> None:
         shop.auth.change_password(current_user.id, data)

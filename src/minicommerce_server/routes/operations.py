@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Controller, MediaType, Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from minicommerce import Shop
@@ -34,7 +35,9 @@ class OperationsController(Controller):
             )
         },
     )
-    def ready(self, shop: Shop, backends: Backends) -> Response[dict[str, str]]:
+    def ready(
+        self, shop: NamedDependency[Shop], backends: NamedDependency[Backends]
+    ) -> Response[dict[str, str]]:
         checks: dict[str, str] = {}
         try:
             shop.ping()
@@ -56,5 +59,5 @@ class OperationsController(Controller):
         media_type=MediaType.TEXT,
         summary="Prometheus metrics (text format 0.0.4)",
     )
-    def metrics(self, metrics: Metrics) -> Response[str]:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    def metrics(self, metrics: NamedDependency[Metrics]) -> Response[str]:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
