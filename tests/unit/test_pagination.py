@@ -22,8 +22,14 @@ def test_cursor_round_trip(key: list[str | int]) -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["", "!!!", "bm90IGpzb24", encode_cursor("other", [1]), encode_cursor("k", [10**30]),
-     encode_cursor("k", [True])],
+    [
+        "",
+        "!!!",
+        "bm90IGpzb24",
+        encode_cursor("other", [1]),
+        encode_cursor("k", [10**30]),
+        encode_cursor("k", [True]),
+    ],
 )
 def test_bad_cursors(cursor: str) -> None:
     with pytest.raises(ValidationError) as info:
