@@ -1,0 +1,79 @@
+"""The ceiling: a bare Litestar app that answers the two catalog routes with fixed bytes.
+
+It serves, as-is, one list page body and one product body captured from the real server,
+so its responses weigh exactly what the real ones weigh, but it does no database work, no
+validation, no middleware and no serialisation. What the real server reaches as a fraction
+of this app's rate, on the same ASGI server and machine, is what the benchmark reports.
+
+Run it (bench/run.py does) with::
+
+    BENCH_CEILING_LIST=list.json BENCH_CEILING_DETAIL=detail.json \\
+        python bench/ceiling_app.py --port 8099 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from litestar import Litestar, Response, get
+
+LIST_ENV = "BENCH_CEILING_LIST"
+DETAIL_ENV = "BENCH_CEILING_DETAIL"
+JSON = "application/json"
+
+
+def create() -> Litestar:
+    """The app, with the bodies named by ``BENCH_CEILING_LIST`` and ``BENCH_CEILING_DETAIL``."""
+    list_body = Path(os.environ[LIST_ENV]).read_bytes()
+    detail_body = Path(os.environ[DETAIL_ENV]).read_bytes()
+
+    @get("/health", sync_to_thread=False)
+    async def health() -> Response[bytes]:
+        return Response(b'{"status":"ok"}', media_type=JSON)
+
+    @get("/api/v1/products", sync_to_thread=False)
+    async def list_products() -> Response[bytes]:
+        return Response(list_body, media_type=JSON)
+
+    @get("/api/v1/products/{product_id:int}", sync_to_thread=False)
+    async def get_product(product_id: int) -> Response[bytes]:
+        return Response(detail_body, media_type=JSON, headers={"ETag": '"1"'})
+
+    return Litestar(
+        route_handlers=[health, list_products, get_product],
+        openapi_config=None,
+        logging_config=None,
+        debug=False,
+    )
+
+
+def main() -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    here = Path(__file__).resolve().parent
+    # The workers import this module by name: make it importable from them.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p
+    )
+    Granian(
+        "ceiling_app:create",
+        factory=True,
+        address=args.host,
+        port=args.port,
+        workers=args.workers,
+        interface=Interfaces.ASGI,
+        log_access=False,
+        working_dir=here,
+    ).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+-- Shared by every bench script: at the end of a run, print one machine-readable line
+-- (latencies in microseconds) that bench/run.py parses. wrk's own text report, with the
+-- --latency distribution, is printed as usual above it.
+function done(summary, latency, requests)
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '"latency_us":{"mean":%.1f,"stdev":%.1f,"min":%d,"max":%d,' ..
+    '"p50":%d,"p75":%d,"p90":%d,"p99":%d,"p99_9":%d},' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
+    summary.requests, summary.duration, summary.bytes,
+    latency.mean, latency.stdev, latency.min, latency.max,
+    latency:percentile(50), latency:percentile(75), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9),
+    summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout))
+end
