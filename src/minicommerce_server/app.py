@@ -7,20 +7,20 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 import minicommerce
 from minicommerce import Settings, Shop
-from minicommerce_server.observability import Metrics, RequestMiddleware, configure_logging
+from minicommerce_server.edge import EdgeMiddleware
+from minicommerce_server.observability import Metrics, configure_logging
 from minicommerce_server.problems import EXCEPTION_HANDLERS
 from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
 from minicommerce_server.routes.catalog import ProductController
 from minicommerce_server.routes.me import MeController
 from minicommerce_server.routes.operations import OperationsController
-from minicommerce_server.security import CallerMiddleware, provide_staff, provide_user
+from minicommerce_server.security import provide_staff, provide_user
 from minicommerce_server.services import Backends
 
 API_PREFIX = "/api/v1"
@@ -76,16 +76,6 @@ def create_app(
         route_handlers=[api, OperationsController],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[
-            DefineMiddleware(
-                CallerMiddleware,
-                shop=shop,
-                limiter=backends.limiter,
-                anon_rate=settings.rate_limit_anon,
-                user_rate=settings.rate_limit_user,
-                trust_forwarded_for=settings.trust_forwarded_for,
-            ),
-        ],
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="minicommerce",
@@ -105,5 +95,13 @@ def create_app(
         logging_config=None,
     )
     # Outside routing, so that 404s, 405s and 429s get a request id, a log line and a count.
-    app.asgi_handler = RequestMiddleware(app.asgi_handler, metrics=metrics)
+    app.asgi_handler = EdgeMiddleware(
+        app.asgi_handler,
+        shop=shop,
+        metrics=metrics,
+        limiter=backends.limiter,
+        anon_rate=settings.rate_limit_anon,
+        user_rate=settings.rate_limit_user,
+        trust_forwarded_for=settings.trust_forwarded_for,
+    )
     return app

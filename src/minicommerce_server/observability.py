@@ -1,21 +1,14 @@
-"""Request ids, one structured log line per request, and Prometheus metrics."""
+"""Prometheus metrics and JSON log lines."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
-import uuid
 from collections import defaultdict
 from typing import Any
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
-access_log = logging.getLogger("minicommerce.access")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -83,57 +76,6 @@ class Metrics:
                 f"minicommerce_orders_placed_total {self.counters['orders_placed']}",
             ]
         return "\n".join(lines) + "\n"
-
-
-class RequestMiddleware:
-    """Outermost: gives each request an id (``X-Request-ID``, echoed back), times it,
-    counts it, and logs one line. Never logs bodies, query strings or headers."""
-
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
-        self.app = app
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
-            "latin-1"
-        )
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - start
-            route = scope.get("path_template") or "unmatched"
-            self._metrics.observe(scope["method"], route, status, elapsed)
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "user_id": state.get("user_id"),
-                    },
-                )
 
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

@@ -1,0 +1,173 @@
+"""The one middleware around the whole app, before routing.
+
+For every HTTP request it: gives it an id (``X-Request-ID``, echoed back); reads the bearer
+token (signature and claims only, no database); applies the rate limit, per user when the
+token is valid, else per client address; then counts, times and logs the request in one
+line. Bodies, query strings and headers are never logged.
+
+It runs outside Litestar's routing so that 404s, 405s and 429s get all of this too, and as
+one layer because every layer costs on each request of the hottest routes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import msgspec
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from minicommerce import RateLimited, Shop
+from minicommerce.errors import InvalidToken
+from minicommerce.ratelimit import Rate, RateLimiter
+from minicommerce_server.observability import Metrics
+from minicommerce_server.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX, Problem
+
+access_log = logging.getLogger("minicommerce.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+API_PREFIX = "/api/"
+
+
+class EdgeMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        shop: Shop,
+        metrics: Metrics,
+        limiter: RateLimiter,
+        anon_rate: Rate | None,
+        user_rate: Rate | None,
+        trust_forwarded_for: bool = False,
+    ) -> None:
+        self.app = app
+        self._shop = shop
+        self._metrics = metrics
+        self._limiter = limiter
+        self._anon = anon_rate
+        self._user = user_rate
+        self._trust_forwarded_for = trust_forwarded_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id_header = (b"x-request-id", request_id.encode())
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        user_id = self._identify(headers.get(b"authorization"), state)
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
+            await send(message)
+
+        try:
+            retry_after = self._limited(scope, headers, user_id)
+            if retry_after is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                await _too_many_requests(send_with_id, retry_after)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("path_template") or _route_template(scope)
+            self._metrics.observe(scope["method"], route, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "user_id": user_id,
+                    },
+                )
+
+    def _identify(self, authorization: bytes | None, state: dict[str, object]) -> int | None:
+        """The user id of a valid access token; a bad token is kept for protected routes
+        to report (see :func:`~minicommerce_server.security.provide_user`)."""
+        user_id: int | None = None
+        if authorization is not None:
+            scheme, _, token = authorization.decode("latin-1").partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                state["auth_error"] = InvalidToken("Use 'Authorization: Bearer <access_token>'.")
+            else:
+                try:
+                    user_id = self._shop.auth.verify_access_token(token).user_id
+                except InvalidToken as exc:
+                    state["auth_error"] = exc
+        state["user_id"] = user_id
+        return user_id
+
+    def _limited(
+        self, scope: Scope, headers: dict[bytes, bytes], user_id: int | None
+    ) -> int | None:
+        """Seconds to wait when over the limit, else ``None``. Only the API is limited."""
+        if not scope["path"].startswith(API_PREFIX):
+            return None
+        if user_id is not None:
+            key, rate = f"user:{user_id}", self._user
+        else:
+            key, rate = f"addr:{self._client(scope, headers)}", self._anon
+        if rate is None:
+            return None
+        decision = self._limiter.hit(key, rate)
+        return None if decision.allowed else decision.retry_after
+
+    def _client(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        if self._trust_forwarded_for:
+            forwarded = headers.get(b"x-forwarded-for")
+            if forwarded:
+                return forwarded.decode("latin-1").split(",")[0].strip()
+        client = scope.get("client")
+        return client[0] if client else "unknown"
+
+
+def _route_template(scope: Scope) -> str:
+    """The route of a request that never reached routing (refused before it), for metrics
+    and the log; raw paths would give metrics unbounded cardinality."""
+    try:
+        router = scope["app"].asgi_router
+        return str(router.handle_routing(path=scope["path"], method=scope.get("method"))[4])
+    except Exception:  # no such route, or a method it does not have
+        return "unmatched"
+
+
+async def _too_many_requests(send: Send, retry_after: int) -> None:
+    error = RateLimited(retry_after)
+    body = msgspec.json.encode(
+        Problem(
+            type=TYPE_PREFIX + error.code,
+            title=error.title,
+            status=429,
+            detail=error.message,
+            code=error.code,
+            retry_after=error.retry_after,
+        )
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(error.retry_after).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
