@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from minicommerce.accounts.models import RefreshTokenRecord, User
 from minicommerce.errors import EmailTaken
+from minicommerce.storage.reads import CompiledRead
 from minicommerce.storage.tables import login_failures, refresh_tokens, users
 
 _u = users.c
@@ -24,7 +25,9 @@ _USER = (
     _u.last_login,
 )
 # Built once: every authenticated request loads its user.
-_BY_ID = sa.select(*_USER).where(_u.id == sa.bindparam("user_id", type_=_u.id.type))
+_BY_ID = CompiledRead(
+    sa.select(*_USER).where(_u.id == sa.bindparam("user_id", type_=_u.id.type)).limit(1)
+)
 _BY_EMAIL = sa.select(*_USER).where(_u.email == sa.bindparam("email", type_=_u.email.type))
 _CREDENTIALS = sa.select(*_USER, _u.password_hash).where(
     _u.email == sa.bindparam("email", type_=_u.email.type)
@@ -73,7 +76,7 @@ class SqlUserRepository:
             raise
 
     def get(self, user_id: int) -> User | None:
-        row = self._conn.execute(_BY_ID, {"user_id": user_id}).first()
+        row = _BY_ID.first(self._conn, {"user_id": user_id})
         return None if row is None else _user(row)
 
     def get_by_email(self, email: str) -> User | None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from minicommerce.catalog.models import NewProduct, Product, ProductQuery, ProductSort
 from minicommerce.errors import SkuTaken
+from minicommerce.storage.reads import CompiledRead
 from minicommerce.storage.tables import products
 
 _p = products.c
@@ -28,7 +29,9 @@ _COLUMNS = (
 )
 _SELECT = sa.select(*_COLUMNS)
 _LIVE = _p.deleted_at.is_(None)
-_GET = _SELECT.where(_p.id == sa.bindparam("product_id", type_=_p.id.type), _LIVE)
+_GET = CompiledRead(
+    _SELECT.where(_p.id == sa.bindparam("product_id", type_=_p.id.type), _LIVE).limit(1)
+)
 
 
 def _like(term: str) -> str:
@@ -68,7 +71,7 @@ class SqlProductRepository:
         return self._product(row)
 
     def get(self, product_id: int) -> Product | None:
-        row = self._conn.execute(_GET, {"product_id": product_id}).first()
+        row = _GET.first(self._conn, {"product_id": product_id})
         return None if row is None else self._product(row)
 
     def update(
@@ -104,7 +107,7 @@ class SqlProductRepository:
         return self._conn.execute(stmt).rowcount == 1
 
     def list(self, query: ProductQuery, after: Sequence[Any] | None, limit: int) -> list[Product]:
-        stmt = _list_statement(
+        stmt = _list_read(
             query.sort,
             after is not None,
             query.q is not None,
@@ -124,7 +127,7 @@ class SqlProductRepository:
                 params["after_id"] = after[0]
             else:
                 params["after_key"], params["after_id"] = after
-        return [self._product(row) for row in self._conn.execute(stmt, params).all()]
+        return [self._product(row) for row in stmt.all(self._conn, params)]
 
     def count(self) -> int:
         stmt = sa.select(sa.func.count()).select_from(products).where(_LIVE)
@@ -132,16 +135,16 @@ class SqlProductRepository:
 
 
 @functools.cache
-def _list_statement(
+def _list_read(
     sort: ProductSort,
     after: bool,
     q: bool,
     min_price: bool,
     max_price: bool,
     in_stock: bool | None,
-) -> sa.Select[Any]:
-    """One statement per shape of query, built once: building and cache-keying a statement
-    on every call cost more than the query itself on the catalog's hottest path."""
+) -> CompiledRead:
+    """One statement per shape of query, built and compiled once: building and
+    cache-keying a statement on every call cost more than the query itself."""
     stmt = _SELECT.where(_LIVE)
     if q:
         pattern = sa.bindparam("pattern", type_=sa.String())
@@ -175,7 +178,7 @@ def _list_statement(
             stmt = stmt.order_by(key.desc(), _p.id.desc())
         else:
             stmt = stmt.order_by(key, _p.id)
-    return stmt.limit(sa.bindparam("limit", type_=sa.Integer()))
+    return CompiledRead(stmt.limit(sa.bindparam("limit", type_=sa.Integer())))
 
 
 def _raise_if_sku(exc: sa.exc.IntegrityError, sku: object) -> None:
