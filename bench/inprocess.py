@@ -133,7 +133,8 @@ def access_log_cost(seconds: float) -> dict[str, float]:
     """CPU per access-log line, as the server writes it: the app's logging configuration
     (``configure_logging("INFO")``: JSON lines) and RequestMiddleware's fields, to /dev/null.
     The logger's handlers and level are restored afterwards."""
-    from minicommerce_server.observability import access_log, configure_logging
+    from minicommerce_server.edge import access_log
+    from minicommerce_server.observability import configure_logging
 
     root = logging.getLogger("minicommerce")
     saved = (root.handlers[:], root.level, root.propagate)

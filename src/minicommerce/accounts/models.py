@@ -44,9 +44,12 @@ Password = Annotated[
 PersonName = Annotated[str, StringConstraints(max_length=100)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class User:
-    """A customer or staff account. The password hash never leaves storage."""
+    """A customer or staff account. The password hash never leaves storage.
+
+    A snapshot, like :class:`~minicommerce.Product` (and not frozen for the same reason).
+    """
 
     id: int
     email: str
