@@ -12,9 +12,9 @@ one layer because every layer costs on each request of the hottest routes.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import msgspec
 from litestar.enums import ScopeType
@@ -58,7 +58,7 @@ class EdgeMiddleware:
         start = time.perf_counter()
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         request_id_header = (b"x-request-id", request_id.encode())
         state = scope.setdefault("state", {})
         state["request_id"] = request_id

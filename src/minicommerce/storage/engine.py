@@ -79,7 +79,10 @@ def open_database(
         "hide_parameters": True,
     }
     writer = sa.create_engine(parsed, **common)
-    reader = sa.create_engine(parsed, isolation_level="AUTOCOMMIT", **common)
+    # Autocommit leaves nothing to roll back when a connection returns to the pool.
+    reader = sa.create_engine(
+        parsed, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **common
+    )
     return Database(parsed, writer, reader)
 
 
@@ -93,7 +96,9 @@ def _open_sqlite(url: URL, *, echo: bool) -> Database:
         _configure_sqlite(engine, begin="BEGIN IMMEDIATE")
         return Database(url, engine, engine)
     writer = sa.create_engine(url, connect_args=args, echo=echo, hide_parameters=True)
-    reader = sa.create_engine(url, connect_args=args, echo=echo, hide_parameters=True)
+    reader = sa.create_engine(
+        url, connect_args=args, echo=echo, hide_parameters=True, pool_reset_on_return=None
+    )
     _configure_sqlite(writer, begin="BEGIN IMMEDIATE")
     _configure_sqlite(reader, begin=None)
     return Database(url, writer, reader)

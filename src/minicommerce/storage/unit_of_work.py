@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
 from typing import Self
 
@@ -15,10 +16,7 @@ from minicommerce.storage.engine import Database
 
 
 class SqlUnitOfWork:
-    products: SqlProductRepository
-    users: SqlUserRepository
-    refresh_tokens: SqlRefreshTokenRepository
-    login_failures: SqlLoginFailureRepository
+    """Repositories are made on first use: most units of work touch only one of them."""
 
     def __init__(self, database: Database, currency: str, *, write: bool) -> None:
         self._engine = database.writer if write else database.reader
@@ -26,15 +24,26 @@ class SqlUnitOfWork:
         self._write = write
 
     def __enter__(self) -> Self:
-        conn = self._engine.connect()
+        self._conn = self._engine.connect()
         if self._write:
-            conn.begin()
-        self._conn = conn
-        self.products = SqlProductRepository(conn, self._currency)
-        self.users = SqlUserRepository(conn)
-        self.refresh_tokens = SqlRefreshTokenRepository(conn)
-        self.login_failures = SqlLoginFailureRepository(conn)
+            self._conn.begin()
         return self
+
+    @cached_property
+    def products(self) -> SqlProductRepository:
+        return SqlProductRepository(self._conn, self._currency)
+
+    @cached_property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self._conn)
+
+    @cached_property
+    def refresh_tokens(self) -> SqlRefreshTokenRepository:
+        return SqlRefreshTokenRepository(self._conn)
+
+    @cached_property
+    def login_failures(self) -> SqlLoginFailureRepository:
+        return SqlLoginFailureRepository(self._conn)
 
     def commit(self) -> None:
         self._conn.commit()
