@@ -128,6 +128,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.server == "uvicorn":
         import uvicorn
 
+        if args.workers > 1:
+            log.warning(
+                "uvicorn with several workers leaves TCP_NODELAY off, so keep-alive requests "
+                "wait ~40 ms each (uvicorn issue #3149); granian, the default, has no such "
+                "problem (docs/benchmarks.md)"
+            )
+
         uvicorn.run(
             "minicommerce_server.asgi:create",
             factory=True,
