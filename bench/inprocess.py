@@ -133,27 +133,31 @@ def access_log_cost(seconds: float) -> dict[str, float]:
     """CPU per access-log line, as the server writes it: the app's logging configuration
     (``configure_logging("INFO")``: JSON lines) and RequestMiddleware's fields, to /dev/null.
     The logger's handlers and level are restored afterwards."""
-    from minicommerce_server.edge import access_log
+    from minicommerce_server.edge import access_log, log_request
     from minicommerce_server.observability import configure_logging
 
     root = logging.getLogger("minicommerce")
     saved = (root.handlers[:], root.level, root.propagate)
+    saved_access = (access_log.handlers[:], access_log.propagate)
     configure_logging("INFO")
-    handler = root.handlers[0]
+    handler = access_log.handlers[0]
     assert isinstance(handler, logging.StreamHandler)
     with open(os.devnull, "w") as sink:
         handler.setStream(sink)
-        extra = {
-            "request_id": "6bb9300a18c14ece82fe3b1f61b58957",
-            "method": "GET",
-            "path": "/api/v1/products",
-            "route": "/api/v1/products",
-            "status": 200,
-            "duration_ms": 12.34,
-            "user_id": None,
-        }
-        rate = loop(lambda: access_log.info("request", extra=extra), seconds)
+        rate = loop(
+            lambda: log_request(
+                "6bb9300a18c14ece82fe3b1f61b58957",
+                "GET",
+                "/api/v1/products",
+                "/api/v1/products",
+                200,
+                0.01234,
+                None,
+            ),
+            seconds,
+        )
     root.handlers[:], root.level, root.propagate = saved
+    access_log.handlers[:], access_log.propagate = saved_access
     return rate.as_dict()
 
 

@@ -77,7 +77,7 @@ LOGIN_PATH = "/api/v1/auth/login"
 # uvicorn-nodelay: uvicorn with its --workers N TCP_NODELAY bug worked around (see
 # bench/uvicorn_nodelay.py); "uvicorn" is what `minicommerce serve --server uvicorn` runs.
 SERVERS = ("granian", "uvicorn", "uvicorn-nodelay")
-DEFAULT_EXPERIMENTS = "real;copy;inline;nomw;inline,nomw;threads=2;switch=0.001;real,workers=3"
+DEFAULT_EXPERIMENTS = "real;threads=2;switch=0.001;real,workers=3;log=INFO"
 
 
 def say(message: str) -> None:

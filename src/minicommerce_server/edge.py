@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import time
+from datetime import UTC, datetime
 
 import msgspec
 from litestar.enums import ScopeType
@@ -83,17 +84,8 @@ class EdgeMiddleware:
             route = scope.get("path_template") or _route_template(scope)
             self._metrics.observe(scope["method"], route, status, elapsed)
             if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "user_id": user_id,
-                    },
+                log_request(
+                    request_id, scope["method"], scope["path"], route, status, elapsed, user_id
                 )
 
     def _identify(self, authorization: bytes | None, state: dict[str, object]) -> int | None:
@@ -135,6 +127,40 @@ class EdgeMiddleware:
                 return forwarded.decode("latin-1").split(",")[0].strip()
         client = scope.get("client")
         return client[0] if client else "unknown"
+
+
+def log_request(
+    request_id: str,
+    method: str,
+    path: str,
+    route: str,
+    status: int,
+    seconds: float,
+    user_id: int | None,
+) -> None:
+    """One JSON line per request. It is encoded here, in one msgspec call, rather than by
+    the JSON log formatter: at a line per request, the generic formatter cost a tenth of
+    the hottest routes' throughput (docs/benchmarks.md)."""
+    fields = {
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+        "route": route,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "user_id": user_id,
+    }
+    head = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+        "level": "info",
+        "logger": "minicommerce.access",
+        "message": "request",
+    }
+    # The fields also ride on the record, for handlers of an embedding app's own.
+    access_log.info(_encode_line(head | fields).decode(), extra=fields)
+
+
+_encode_line = msgspec.json.Encoder().encode
 
 
 def _route_template(scope: Scope) -> str:

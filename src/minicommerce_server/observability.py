@@ -98,12 +98,19 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr for minicommerce's loggers."""
+    """JSON lines on stderr for minicommerce's loggers. The access log's lines arrive
+    already encoded (see ``edge.log_request``), so its handler writes them as they are."""
+    formatter = JsonFormatter()
+    formatter.converter = time.gmtime
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    handler.setFormatter(formatter)
     root = logging.getLogger("minicommerce")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    access_handler = logging.StreamHandler()
+    access_handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("minicommerce.access")
+    access.handlers[:] = [access_handler]
+    access.propagate = False
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -12,6 +12,8 @@ Every :class:`Database` has a *writer* and a *reader* engine.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +106,20 @@ def _open_sqlite(url: URL, *, echo: bool) -> Database:
     return Database(url, writer, reader)
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch the database file to WAL (it stays so). The switch needs the database to
+    itself and SQLite does not wait for that (the busy timeout does not apply), so a first
+    start with several processes at once retries instead of failing."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine, *, begin: str | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -112,9 +128,9 @@ def _configure_sqlite(engine: Engine, *, begin: str | None) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         try:
-            if not is_memory_sqlite(engine.url):
-                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            if not is_memory_sqlite(engine.url):
+                _use_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
