@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import redis
@@ -86,7 +86,7 @@ class MemoryRateLimiter:
 class RedisRateLimiter:
     """Limits shared by every process and instance that uses the same Redis."""
 
-    def __init__(self, client: redis.Redis[Any], prefix: str = "minicommerce:rl:") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "minicommerce:rl:") -> None:
         self._client = client
         self._prefix = prefix
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from minicommerce.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 class Backends:
     """Optional Redis (shared rate limits across processes) and the rate limiter in use."""
 
-    def __init__(self, redis_client: Redis[Any] | None, limiter: RateLimiter) -> None:
+    def __init__(self, redis_client: Redis | None, limiter: RateLimiter) -> None:
         self.redis = redis_client
         self.limiter = limiter
 
