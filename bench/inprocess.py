@@ -131,7 +131,7 @@ def catalog_rates(shop: Shop, ids: tuple[int, int], seconds: float) -> dict[str,
 
 def access_log_cost(seconds: float) -> dict[str, float]:
     """CPU per access-log line, as the server writes it: the app's logging configuration
-    (``configure_logging("INFO")``: JSON lines) and RequestMiddleware's fields, to /dev/null.
+    (``configure_logging("INFO")``: JSON lines) and ``edge.log_request``, to /dev/null.
     The logger's handlers and level are restored afterwards."""
     from minicommerce_server.edge import access_log, log_request
     from minicommerce_server.observability import configure_logging
