@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pydantic
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationInfo, field_validator
 
 from minicommerce.errors import ValidationError
 
@@ -33,3 +33,24 @@ class Command(pydantic.BaseModel):
             return cls.model_validate(data)
         except pydantic.ValidationError as exc:
             raise ValidationError.from_pydantic(exc) from exc
+
+
+class Changes(Command):
+    """A partial update: only the fields given are changed.
+
+    Every field defaults to ``None`` meaning "not given"; sending ``null`` for a field is
+    refused unless the field is listed in ``nullable`` (a value that may be cleared).
+    """
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that were given, by name."""
+        return {name: getattr(self, name) for name in self.model_fields_set}

@@ -75,7 +75,7 @@ def create_app(
     app = Litestar(
         route_handlers=[api, OperationsController],
         dependencies=dependencies,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="minicommerce",

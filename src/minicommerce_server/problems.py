@@ -10,6 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 from minicommerce import errors as e
 
@@ -202,7 +203,7 @@ def _title(status: int) -> str:
         return "Error"
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     e.CommerceError: commerce_error_handler,
     ValidationException: validation_exception_handler,
     HTTPException: http_exception_handler,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -13,10 +13,9 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
-    field_validator,
 )
 
-from minicommerce.commands import Command
+from minicommerce.commands import Changes, Command
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 MIN_PASSWORD = 8
@@ -89,21 +88,11 @@ class RefreshRequest(Command):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
-class ProfileChanges(Command):
+class ProfileChanges(Changes):
     """What a user may change of their own account."""
 
     first_name: PersonName | None = None
     last_name: PersonName | None = None
-
-    @field_validator("first_name", "last_name", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null")
-        return value
-
-    def changes(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class PasswordChange(Command):
@@ -113,21 +102,11 @@ class PasswordChange(Command):
     new_password: Password
 
 
-class UserAdminChanges(Command):
+class UserAdminChanges(Changes):
     """What staff may change of any account."""
 
     is_staff: StrictBool | None = None
     is_active: StrictBool | None = None
-
-    @field_validator("is_staff", "is_active", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null")
-        return value
-
-    def changes(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class UserQuery(Command):

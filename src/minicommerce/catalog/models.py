@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from minicommerce.commands import Command
+from minicommerce.commands import Changes, Command
 from minicommerce.money import Amount, Price
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -58,7 +58,7 @@ class NewProduct(Command):
     description: Description = ""
 
 
-class ProductChanges(Command):
+class ProductChanges(Changes):
     """A partial update: only the fields given are changed (``sku`` may be set to null)."""
 
     name: Name | None = None
@@ -67,16 +67,7 @@ class ProductChanges(Command):
     sku: Sku | None = None
     description: Description | None = None
 
-    @field_validator("name", "price", "stock_quantity", "description", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null")
-        return value
-
-    def changes(self) -> dict[str, Any]:
-        """The fields that were given, by name."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
+    nullable = frozenset({"sku"})
 
 
 class ProductSort(StrEnum):
