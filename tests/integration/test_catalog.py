@@ -169,6 +169,7 @@ def test_filters(shop: Shop, catalog: list[Product]) -> None:
     assert names(q="fresh") == sorted(p.name for p in catalog)
     assert names(q="%") == []
     assert names(q="_") == []
+    assert names(q="\\") == []
     ordered = [p.name for p in walk(shop, q="a", in_stock=True, sort="price_asc")]
     assert ordered == ["date", "Apple", "banana"]
 

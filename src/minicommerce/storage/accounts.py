@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from minicommerce.accounts.models import RefreshTokenRecord, User
 from minicommerce.errors import EmailTaken
-from minicommerce.storage.reads import CompiledRead
+from minicommerce.storage.reads import CompiledRead, contains_pattern
 from minicommerce.storage.tables import login_failures, refresh_tokens, users
 
 _u = users.c
@@ -98,8 +98,7 @@ class SqlUserRepository:
     def list(self, q: str | None, after_id: int | None, limit: int) -> list[User]:
         stmt = sa.select(*_USER)
         if q is not None:
-            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
+            pattern = contains_pattern(q)
             stmt = stmt.where(
                 sa.or_(
                     _u.email.ilike(pattern, escape="\\"),

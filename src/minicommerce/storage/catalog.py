@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from minicommerce.catalog.models import NewProduct, Product, ProductQuery, ProductSort
 from minicommerce.errors import SkuTaken
-from minicommerce.storage.reads import CompiledRead
+from minicommerce.storage.reads import CompiledRead, contains_pattern
 from minicommerce.storage.tables import products
 
 _p = products.c
@@ -32,11 +32,6 @@ _LIVE = _p.deleted_at.is_(None)
 _GET = CompiledRead(
     _SELECT.where(_p.id == sa.bindparam("product_id", type_=_p.id.type), _LIVE).limit(1)
 )
-
-
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 class SqlProductRepository:
@@ -117,7 +112,7 @@ class SqlProductRepository:
         )
         params: dict[str, Any] = {"limit": limit}
         if query.q is not None:
-            params["pattern"] = _like(query.q)
+            params["pattern"] = contains_pattern(query.q)
         if query.min_price is not None:
             params["min_price"] = query.min_price
         if query.max_price is not None:

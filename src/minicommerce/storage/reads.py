@@ -43,3 +43,10 @@ class CompiledRead:
     def first(self, conn: sa.Connection, params: Mapping[str, Any]) -> Any | None:
         rows = self.all(conn, params)
         return rows[0] if rows else None
+
+
+def contains_pattern(term: str) -> str:
+    """A LIKE pattern matching ``term`` anywhere, its own ``%``, ``_`` and ``\\`` taken
+    literally (use with ``escape="\\"``)."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
