@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return normalise_url(self.database_url).get_backend_name() == "sqlite"
 
+    @property
+    def is_in_memory(self) -> bool:
+        """An in-memory SQLite database: it lives and dies with one process."""
+        return is_memory_sqlite(normalise_url(self.database_url))
+
+    @property
+    def database_label(self) -> str:
+        """The database URL with any password hidden, for messages."""
+        return normalise_url(self.database_url).render_as_string(hide_password=True)
+
     def secret_file(self) -> Path | None:
         """Where a generated secret is kept: beside a SQLite database file."""
         url = normalise_url(self.database_url)

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from minicommerce import CommerceError, Settings, Shop, ValidationError
 from minicommerce.demo import load_demo_data
-from minicommerce.storage.engine import is_memory_sqlite, normalise_url
 
 log = logging.getLogger("minicommerce.cli")
 
@@ -71,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args)
         if args.command == "db":
             with Shop.from_settings(settings, migrate=True):
-                _say(f"database schema is up to date ({_where(settings)})")
+                _say(f"database schema is up to date ({settings.database_label})")
             return 0
         if args.command == "create-admin":
             return _create_admin(settings, args.email, args.password)
@@ -87,10 +86,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"error: {exc}")
         return 2
     return 1
-
-
-def _where(settings: Settings) -> str:
-    return normalise_url(settings.database_url).render_as_string(hide_password=True)
 
 
 def _create_admin(settings: Settings, email: str, password: str | None) -> int:
@@ -110,8 +105,7 @@ def _create_admin(settings: Settings, email: str, password: str | None) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    url = normalise_url(settings.database_url)
-    if is_memory_sqlite(url) and args.workers > 1:
+    if settings.is_in_memory and args.workers > 1:
         _say("error: an in-memory SQLite database cannot be shared by several workers")
         return 2
     # Done once here, before any worker starts: migrate the embedded database, make its
@@ -123,7 +117,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             _say(f"loaded the demo catalog ({added} products)")
     _say(
         f"minicommerce on http://{args.host}:{args.port} "
-        f"({_where(settings)}, {args.workers} worker(s), {args.server})"
+        f"({settings.database_label}, {args.workers} worker(s), {args.server})"
     )
     if args.server == "uvicorn":
         import uvicorn

@@ -70,3 +70,10 @@ def test_configured_secret_wins(tmp_path: Path) -> None:
     )
     assert settings.resolve_secret() == "k" * 32
     assert not (tmp_path / "shop.db.secret").exists()
+
+
+def test_database_label_hides_the_password() -> None:
+    settings = Settings.model_validate({"database_url": "postgresql://u:hunter2@h/db"})
+    assert "hunter2" not in settings.database_label
+    assert not settings.is_in_memory
+    assert Settings.model_validate({"database_url": "sqlite://"}).is_in_memory
