@@ -24,6 +24,8 @@ from minicommerce.accounts.models import (
 )
 from minicommerce.accounts.passwords import Argon2Parameters
 from minicommerce.accounts.service import AccountService
+from minicommerce.carts.models import Cart, CartLine, LineQuantity
+from minicommerce.carts.service import CartService
 from minicommerce.catalog.models import (
     NewProduct,
     Product,
@@ -63,6 +65,9 @@ __all__ = [
     "Argon2Parameters",
     "AuthService",
     "AuthenticationError",
+    "Cart",
+    "CartLine",
+    "CartService",
     "CatalogService",
     "CommerceError",
     "ConfigurationError",
@@ -74,6 +79,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidToken",
     "InvalidTransition",
+    "LineQuantity",
     "LoginThrottle",
     "NewProduct",
     "NotFound",

@@ -12,6 +12,7 @@ from minicommerce.accounts.auth import AuthService, LoginThrottle
 from minicommerce.accounts.passwords import Argon2Parameters, PasswordHasher
 from minicommerce.accounts.service import AccountService
 from minicommerce.accounts.tokens import AccessTokenCodec
+from minicommerce.carts.service import CartService
 from minicommerce.catalog.service import CatalogService
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
@@ -36,7 +37,7 @@ class ShopOptions(TypedDict, total=False):
 
 
 class Shop:
-    """A shop: ``catalog``, ``accounts`` and ``auth`` over one database.
+    """A shop: ``catalog``, ``carts``, ``accounts`` and ``auth`` over one database.
 
     Open one with :meth:`open` (a URL) or :meth:`from_settings`, use it as a context
     manager or call :meth:`close`. Services are thread-safe; share one shop per process.
@@ -67,6 +68,7 @@ class Shop:
             audience=audience,
         )
         self.catalog = CatalogService(uow, clock)
+        self.carts = CartService(uow, currency, clock)
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
             uow, hasher, tokens, refresh_ttl=refresh_token_ttl, throttle=throttle, clock=clock

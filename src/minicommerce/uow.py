@@ -11,6 +11,7 @@ if TYPE_CHECKING:
         RefreshTokenRepository,
         UserRepository,
     )
+    from minicommerce.carts.repository import CartRepository
     from minicommerce.catalog.repository import ProductRepository
 
 
@@ -28,6 +29,9 @@ class UnitOfWork(Protocol):
 
     @property
     def login_failures(self) -> LoginFailureRepository: ...
+
+    @property
+    def carts(self) -> CartRepository: ...
 
     def commit(self) -> None: ...
 

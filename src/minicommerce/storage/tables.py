@@ -83,6 +83,17 @@ login_failures = sa.Table(
     sa.Index("ix_login_failures_account_key", "account_key", "failed_at"),
 )
 
+cart_items = sa.Table(
+    "cart_items",
+    metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("product_id", Id, sa.ForeignKey("products.id"), primary_key=True),
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("added_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("quantity > 0 AND quantity <= 1000", name="quantity_in_range"),
+)
+
 orders = sa.Table(
     "orders",
     metadata,

@@ -11,6 +11,7 @@ from minicommerce.storage.accounts import (
     SqlRefreshTokenRepository,
     SqlUserRepository,
 )
+from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.catalog import SqlProductRepository
 from minicommerce.storage.engine import Database
 
@@ -44,6 +45,10 @@ class SqlUnitOfWork:
     @cached_property
     def login_failures(self) -> SqlLoginFailureRepository:
         return SqlLoginFailureRepository(self._conn)
+
+    @cached_property
+    def carts(self) -> SqlCartRepository:
+        return SqlCartRepository(self._conn)
 
     def commit(self) -> None:
         self._conn.commit()

@@ -1,0 +1,56 @@
+"""Cart lines on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from minicommerce.carts.models import StoredLine
+from minicommerce.storage.tables import cart_items, products
+
+_c = cart_items.c
+_p = products.c
+_LINES = (
+    sa.select(_p.id, _p.sku, _p.name, _p.price, _c.quantity, _p.stock_quantity)
+    .join_from(cart_items, products, _c.product_id == _p.id)
+    .where(_c.user_id == sa.bindparam("user_id", type_=_c.user_id.type), _p.deleted_at.is_(None))
+    .order_by(_c.added_at, _c.product_id)
+)
+
+
+class SqlCartRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def lines(self, user_id: int) -> list[StoredLine]:
+        rows = self._conn.execute(_LINES, {"user_id": user_id}).all()
+        return [StoredLine(*row) for row in rows]
+
+    def set(self, user_id: int, product_id: int, quantity: int, now: datetime) -> None:
+        updated = self._conn.execute(
+            sa.update(cart_items)
+            .where(_c.user_id == user_id, _c.product_id == product_id)
+            .values(quantity=quantity, updated_at=now)
+        )
+        if updated.rowcount == 0:
+            # Write transactions serialise per user on SQLite (BEGIN IMMEDIATE); on
+            # PostgreSQL a concurrent insert of the same line fails the primary key and
+            # the request can be retried.
+            self._conn.execute(
+                sa.insert(cart_items).values(
+                    user_id=user_id,
+                    product_id=product_id,
+                    quantity=quantity,
+                    added_at=now,
+                    updated_at=now,
+                )
+            )
+
+    def remove(self, user_id: int, product_id: int) -> None:
+        self._conn.execute(
+            sa.delete(cart_items).where(_c.user_id == user_id, _c.product_id == product_id)
+        )
+
+    def clear(self, user_id: int) -> None:
+        self._conn.execute(sa.delete(cart_items).where(_c.user_id == user_id))

@@ -1,0 +1,133 @@
+"""Carts on every backend."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minicommerce import (
+    InsufficientStock,
+    LineQuantity,
+    NewProduct,
+    NotFound,
+    Product,
+    ProductChanges,
+    Registration,
+    Shop,
+    ValidationError,
+)
+
+
+def user(shop: Shop, email: str = "cart@example.com") -> int:
+    return shop.accounts.register(Registration(email=email, password="x" * 8)).id
+
+
+def product(shop: Shop, price: str, stock: int = 50, name: str = "P") -> Product:
+    return shop.catalog.create(NewProduct(name=name, price=price, stock_quantity=stock))
+
+
+def test_empty_cart(shop: Shop) -> None:
+    cart = shop.carts.view(user(shop))
+    assert (cart.items, cart.total, cart.currency, cart.item_count) == (
+        [],
+        Decimal("0.00"),
+        "USD",
+        0,
+    )
+    assert str(cart.total) == "0.00"
+
+
+def test_set_change_remove_clear(shop: Shop) -> None:
+    uid = user(shop)
+    mug, tote = product(shop, "9.50", name="Mug"), product(shop, "15.00", name="Tote")
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=2))
+    cart = shop.carts.set_quantity(uid, tote.id, LineQuantity(quantity=1))
+    assert [(i.name, i.quantity, str(i.line_total)) for i in cart.items] == [
+        ("Mug", 2, "19.00"),
+        ("Tote", 1, "15.00"),
+    ]
+    assert (str(cart.total), cart.item_count) == ("34.00", 3)
+    cart = shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=3))
+    assert [i.quantity for i in cart.items] == [3, 1]
+    cart = shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=0))
+    assert [i.product_id for i in cart.items] == [tote.id]
+    cart = shop.carts.remove(uid, tote.id)
+    assert cart.items == []
+    shop.carts.remove(uid, tote.id)  # not there: no error
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    shop.carts.clear(uid)
+    assert shop.carts.view(uid).items == []
+
+
+def test_prices_are_current(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, "9.50")
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=2))
+    shop.catalog.update(mug.id, ProductChanges(price="10.25"))
+    cart = shop.carts.view(uid)
+    assert (str(cart.items[0].unit_price), str(cart.total)) == ("10.25", "20.50")
+
+
+def test_removed_products_leave_the_cart(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, "9.50")
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    shop.catalog.delete(mug.id)
+    assert shop.carts.view(uid).items == []
+    with pytest.raises(NotFound):
+        shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+
+
+def test_unknown_product_and_stock(shop: Shop) -> None:
+    uid = user(shop)
+    with pytest.raises(NotFound):
+        shop.carts.set_quantity(uid, 999, LineQuantity(quantity=1))
+    with pytest.raises(NotFound):
+        shop.carts.set_quantity(uid, 2**70, LineQuantity(quantity=1))
+    mug = product(shop, "9.50", stock=3)
+    with pytest.raises(InsufficientStock) as info:
+        shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=4))
+    assert (info.value.items[0].requested, info.value.items[0].available) == (4, 3)
+    assert shop.carts.view(uid).items == []
+
+
+@pytest.mark.parametrize("quantity", [-1, 1001, "2", 1.0, True])
+def test_quantity_bounds(quantity: object) -> None:
+    with pytest.raises(ValidationError):
+        LineQuantity(quantity=quantity)
+
+
+def test_carts_are_per_user(shop: Shop) -> None:
+    ann, bob = user(shop, "ann@example.com"), user(shop, "bob@example.com")
+    mug = product(shop, "9.50")
+    shop.carts.set_quantity(ann, mug.id, LineQuantity(quantity=2))
+    assert shop.carts.view(bob).items == []
+    shop.carts.clear(bob)
+    assert shop.carts.view(ann).item_count == 2
+
+
+cents = st.integers(min_value=1, max_value=9_999_999_999)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=st.lists(st.tuples(cents, st.integers(1, 1000)), min_size=1, max_size=5))
+def test_cart_total_is_the_exact_sum(sqlite_shop: Shop, lines: list[tuple[int, int]]) -> None:
+    shop = sqlite_shop
+    uid = user(shop, f"h{uuid.uuid4().hex}@example.com")
+    expected = Decimal("0.00")
+    for n, quantity in lines:
+        price = Decimal(n).scaleb(-2)
+        p = product(shop, str(price), stock=1000)
+        shop.carts.set_quantity(uid, p.id, LineQuantity(quantity=quantity))
+        expected += price * quantity
+    cart = shop.carts.view(uid)
+    assert cart.total == expected
+    assert cart.total == sum(i.unit_price * i.quantity for i in cart.items)
+    assert all(i.line_total == i.unit_price * i.quantity for i in cart.items)
+    assert cart.total.as_tuple().exponent == -2
