@@ -17,6 +17,7 @@ from minicommerce_server.observability import Metrics, configure_logging
 from minicommerce_server.problems import EXCEPTION_HANDLERS
 from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
+from minicommerce_server.routes.cart import CartController
 from minicommerce_server.routes.catalog import ProductController
 from minicommerce_server.routes.me import MeController
 from minicommerce_server.routes.operations import OperationsController
@@ -53,7 +54,13 @@ def create_app(
 
     api = Router(
         path=API_PREFIX,
-        route_handlers=[AuthController, MeController, ProductController, AdminUserController],
+        route_handlers=[
+            AuthController,
+            MeController,
+            ProductController,
+            CartController,
+            AdminUserController,
+        ],
     )
     cors = (
         CORSConfig(

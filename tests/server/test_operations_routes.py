@@ -31,6 +31,10 @@ EXPECTED: dict[tuple[str, str], set[int]] = {
     ("get", f"{API}/products/{{product_id}}"): {200, 404, 429},
     ("patch", f"{API}/products/{{product_id}}"): {200, 401, 403, 404, 409, 412, 422, 429},
     ("delete", f"{API}/products/{{product_id}}"): {204, 401, 403, 404, 429},
+    ("get", f"{API}/cart"): {200, 401, 429},
+    ("put", f"{API}/cart/items/{{product_id}}"): {200, 401, 404, 409, 422, 429},
+    ("delete", f"{API}/cart/items/{{product_id}}"): {200, 401, 429},
+    ("delete", f"{API}/cart"): {204, 401, 429},
     ("get", f"{API}/admin/users"): {200, 401, 403, 422, 429},
     ("get", f"{API}/admin/users/{{user_id}}"): {200, 401, 403, 404, 429},
     ("patch", f"{API}/admin/users/{{user_id}}"): {200, 401, 403, 404, 409, 422, 429},
@@ -47,6 +51,7 @@ WITH_BODY = {
     ("post", f"{API}/me/password"),
     ("post", f"{API}/products"),
     ("patch", f"{API}/products/{{product_id}}"),
+    ("put", f"{API}/cart/items/{{product_id}}"),
     ("patch", f"{API}/admin/users/{{user_id}}"),
 }
 PROTECTED = {

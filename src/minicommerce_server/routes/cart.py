@@ -1,0 +1,66 @@
+"""The signed-in user's own cart. No route takes a user id: the cart is always the caller's."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from minicommerce import Cart, LineQuantity, Shop, User
+from minicommerce_server.problems import problems
+
+
+class CartController(Controller):
+    path = "/cart"
+    tags = ["Cart"]
+    security = [{"BearerToken": []}]
+
+    @get("/", sync_to_thread=True, summary="The caller's cart", responses=problems(401, 429))
+    def view(self, current_user: NamedDependency[User], shop: NamedDependency[Shop]) -> Cart:
+        return shop.carts.view(current_user.id)
+
+    @put(
+        "/items/{product_id:int}",
+        sync_to_thread=True,
+        summary="Set a line's quantity (1..1000; 0 removes the line)",
+        responses=problems(
+            401,
+            404,
+            422,
+            429,
+            _409="More than the stock (`insufficient_stock`); `errors` names the product.",
+        ),
+    )
+    def set_item(
+        self,
+        product_id: FromPath[int],
+        data: JSONBody[LineQuantity],
+        current_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> Cart:
+        return shop.carts.set_quantity(current_user.id, product_id, data)
+
+    @delete(
+        "/items/{product_id:int}",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Remove a line (no error if it is not there)",
+        responses=problems(401, 429),
+    )
+    def remove_item(
+        self,
+        product_id: FromPath[int],
+        current_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> Cart:
+        return shop.carts.remove(current_user.id, product_id)
+
+    @delete(
+        "/",
+        status_code=204,
+        sync_to_thread=True,
+        summary="Empty the cart",
+        responses=problems(401, 429),
+    )
+    def clear(self, current_user: NamedDependency[User], shop: NamedDependency[Shop]) -> None:
+        shop.carts.clear(current_user.id)
