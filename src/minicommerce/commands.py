@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import pydantic
 from pydantic import ConfigDict, ValidationInfo, field_validator
 
 from minicommerce.errors import ValidationError
+
+
+class Part(pydantic.BaseModel):
+    """A validated value inside a command (an address, an order line).
+
+    Build parts through their command (``PlaceOrder(shipping_address={...})``): errors then
+    come as one :class:`minicommerce.ValidationError` with dotted paths. (A part has no
+    translating ``__init__`` of its own, because pydantic calls a custom one for nested
+    models, which would cut the paths short.)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class Command(pydantic.BaseModel):
@@ -27,7 +39,7 @@ class Command(pydantic.BaseModel):
             raise ValidationError.from_pydantic(exc) from exc
 
     @classmethod
-    def parse(cls, data: Any) -> Any:
+    def parse(cls, data: Any) -> Self:
         """Validate a mapping (from JSON, a form...) into this command."""
         try:
             return cls.model_validate(data)

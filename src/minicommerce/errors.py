@@ -7,6 +7,8 @@ catch by class and clients can branch on the code::
     CommerceError
     ├── NotFound                    not_found
     ├── ValidationError             validation_error      (.errors: field, message)
+    │   ├── EmptyCartError          empty_cart
+    │   └── IdempotencyKeyReused    idempotency_key_reused
     ├── Conflict                    conflict
     │   ├── EmailTaken              email_taken
     │   ├── SkuTaken                sku_taken
@@ -257,3 +259,25 @@ class ConfigurationError(CommerceError):
 
     code = "configuration_error"
     title = "Configuration error"
+
+
+class EmptyCartError(ValidationError):
+    """Checking out an empty cart."""
+
+    code = "empty_cart"
+    title = "The cart is empty"
+
+    def __init__(self) -> None:
+        super().__init__([FieldError("items", "the cart is empty; add items or send them")])
+
+
+class IdempotencyKeyReused(ValidationError):
+    """The same idempotency key came with a different request."""
+
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            [FieldError("Idempotency-Key", "was already used for a different request")]
+        )

@@ -16,6 +16,7 @@ from minicommerce.carts.service import CartService
 from minicommerce.catalog.service import CatalogService
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
+from minicommerce.orders.service import OrderService
 from minicommerce.settings import Settings
 from minicommerce.storage.engine import Database, open_database
 from minicommerce.storage.migrate import current_revision, head_revision, upgrade
@@ -69,6 +70,7 @@ class Shop:
         )
         self.catalog = CatalogService(uow, clock)
         self.carts = CartService(uow, currency, clock)
+        self.orders = OrderService(uow, currency, clock)
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
             uow, hasher, tokens, refresh_ttl=refresh_token_ttl, throttle=throttle, clock=clock

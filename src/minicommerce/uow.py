@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     )
     from minicommerce.carts.repository import CartRepository
     from minicommerce.catalog.repository import ProductRepository
+    from minicommerce.orders.repository import OrderRepository
 
 
 class UnitOfWork(Protocol):
@@ -32,6 +33,9 @@ class UnitOfWork(Protocol):
 
     @property
     def carts(self) -> CartRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
 
     def commit(self) -> None: ...
 

@@ -107,6 +107,16 @@ orders = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("order_id", Id, sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+)
+
 order_items = sa.Table(
     "order_items",
     metadata,

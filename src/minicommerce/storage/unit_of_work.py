@@ -14,6 +14,7 @@ from minicommerce.storage.accounts import (
 from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.catalog import SqlProductRepository
 from minicommerce.storage.engine import Database
+from minicommerce.storage.orders import SqlOrderRepository
 
 
 class SqlUnitOfWork:
@@ -49,6 +50,10 @@ class SqlUnitOfWork:
     @cached_property
     def carts(self) -> SqlCartRepository:
         return SqlCartRepository(self._conn)
+
+    @cached_property
+    def orders(self) -> SqlOrderRepository:
+        return SqlOrderRepository(self._conn)
 
     def commit(self) -> None:
         self._conn.commit()

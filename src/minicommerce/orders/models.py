@@ -1,0 +1,94 @@
+"""Orders: what was bought, at which prices, shipped where, and where it stands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, StrictInt, StringConstraints
+
+from minicommerce.carts.models import MAX_LINE_QUANTITY
+from minicommerce.commands import Command, Part
+
+MAX_ORDER_LINES = 100
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+# The state machine: pending -> paid -> shipped -> delivered; pending or paid -> cancelled.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Optional200 = Annotated[str, StringConstraints(max_length=200)]
+
+
+class ShippingAddress(Part):
+    full_name: Text200
+    line1: Text200
+    line2: Optional200 | None = None
+    city: Text200
+    region: Optional200 | None = None
+    postal_code: Text200
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    """ISO 3166-1 alpha-2, upper case (``"DE"``)."""
+    phone: Optional200 | None = None
+
+
+class OrderLineInput(Part):
+    product_id: Annotated[StrictInt, Field(ge=1)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_LINE_QUANTITY)]
+
+
+class PlaceOrder(Command):
+    """Check out: explicit ``items``, or the caller's cart when ``items`` is omitted."""
+
+    shipping_address: ShippingAddress
+    items: (
+        Annotated[list[OrderLineInput], Field(min_length=1, max_length=MAX_ORDER_LINES)] | None
+    ) = None
+
+    def fingerprint(self) -> str:
+        """A stable hash of the request, to tell a retry from a different request."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class OrderItem:
+    product_id: int
+    sku: str | None
+    name: str
+    quantity: int
+    unit_price: Decimal
+    line_total: Decimal
+
+
+@dataclass(slots=True)
+class Order:
+    """A placed order. Lines and address are copies: later catalog changes never alter it."""
+
+    id: int
+    status: OrderStatus
+    items: list[OrderItem]
+    total_amount: Decimal
+    currency: str
+    shipping_address: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,172 @@
+"""Placing orders (all or nothing, idempotent, never overselling), reading and cancelling."""
+
+from __future__ import annotations
+
+import builtins
+from collections import Counter
+from decimal import Decimal
+
+from minicommerce.clock import Clock, utcnow
+from minicommerce.errors import (
+    EmptyCartError,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InvalidTransition,
+    NotFound,
+    ShortItem,
+    ValidationError,
+)
+from minicommerce.ids import is_valid_id
+from minicommerce.orders.models import (
+    TRANSITIONS,
+    Order,
+    OrderItem,
+    OrderStatus,
+    PlaceOrder,
+)
+from minicommerce.pagination import Page, decode_cursor, encode_cursor
+from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
+
+_RESOURCE = "Order"
+MAX_KEY = 255
+
+
+class OrderService:
+    """Orders of signed-in users.
+
+    Placement is one transaction: lines for the same product are added up; stock is
+    taken with a conditional decrement (``stock >= quantity``) per product in ascending
+    id order, so concurrent buyers can never take stock below zero and multi-line orders
+    cannot deadlock; prices, names and SKUs are copied from the catalog; the cart is
+    emptied when it was used; the idempotency key is recorded with the order. Anything
+    failing rolls all of it back.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, currency: str, clock: Clock = utcnow) -> None:
+        self._uow = uow
+        self._currency = currency
+        self._clock = clock
+
+    def place(
+        self, user_id: int, request: PlaceOrder, idempotency_key: str | None = None
+    ) -> tuple[Order, bool]:
+        """Place an order; returns it and whether it was created now (``False``: a replay
+        of an earlier request with the same idempotency key)."""
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY:
+            raise ValidationError.single("Idempotency-Key", f"must be 1 to {MAX_KEY} characters")
+        now = self._clock()
+        with self._uow(write=True) as uow:
+            if idempotency_key is not None:
+                earlier = uow.orders.claim_key(user_id, idempotency_key, request.fingerprint(), now)
+                if earlier is not None:
+                    return self._replay(uow, user_id, request, earlier), False
+            wanted = self._wanted(uow, user_id, request)
+            items = self._take_stock(uow, wanted)
+            total = sum((item.line_total for item in items), Decimal("0.00"))
+            order = uow.orders.add(
+                user_id=user_id,
+                items=items,
+                total=total,
+                currency=self._currency,
+                address=request.shipping_address.model_dump(mode="json"),
+                now=now,
+            )
+            if request.items is None:
+                uow.carts.clear(user_id)
+            if idempotency_key is not None:
+                uow.orders.complete_key(user_id, idempotency_key, order.id)
+            uow.commit()
+        return order, True
+
+    def get(self, user_id: int, order_id: int) -> Order:
+        """One of the user's orders; another user's order is not found."""
+        with self._uow(write=False) as uow:
+            order = uow.orders.get(order_id, user_id) if is_valid_id(order_id) else None
+        if order is None:
+            raise NotFound(_RESOURCE, order_id)
+        return order
+
+    def list(self, user_id: int, limit: int = 20, cursor: str | None = None) -> Page[Order]:
+        """The user's orders, newest first."""
+        after: int | None = None
+        if cursor:
+            (value,) = decode_cursor(cursor, "orders", 1)
+            if not isinstance(value, int):
+                raise ValidationError.single("cursor", "is not a valid cursor")
+            after = value
+        with self._uow(write=False) as uow:
+            rows = uow.orders.list_for_user(user_id, after, limit + 1)
+        items = rows[:limit]
+        next_cursor = encode_cursor("orders", (items[-1].id,)) if len(rows) > limit else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    def cancel(self, user_id: int, order_id: int) -> Order:
+        """A customer cancels their own order while it is pending; the stock returns."""
+        return self._move(order_id, user_id, OrderStatus.CANCELLED, {OrderStatus.PENDING})
+
+    def _move(
+        self,
+        order_id: int,
+        user_id: int | None,
+        to: OrderStatus,
+        allowed: set[OrderStatus] | None = None,
+    ) -> Order:
+        with self._uow(write=True) as uow:
+            order = uow.orders.get(order_id, user_id) if is_valid_id(order_id) else None
+            if order is None:
+                raise NotFound(_RESOURCE, order_id)
+            sources = {s for s, targets in TRANSITIONS.items() if to in targets}
+            if allowed is not None:
+                sources &= allowed
+            if order.status not in sources or not uow.orders.move(
+                order_id, user_id, sources, to, self._clock()
+            ):
+                raise InvalidTransition(order.status.value, to.value)
+            if to is OrderStatus.CANCELLED:
+                uow.orders.return_stock(order.items)
+            moved = uow.orders.get(order_id, user_id)
+            uow.commit()
+        assert moved is not None
+        return moved
+
+    def _wanted(self, uow: UnitOfWork, user_id: int, request: PlaceOrder) -> dict[int, int]:
+        """Quantities by product, lines for the same product added up."""
+        wanted: Counter[int] = Counter()
+        if request.items is not None:
+            for line in request.items:
+                wanted[line.product_id] += line.quantity
+        else:
+            for stored in uow.carts.lines(user_id):
+                wanted[stored.product_id] += stored.quantity
+            if not wanted:
+                raise EmptyCartError()
+        return dict(wanted)
+
+    def _take_stock(self, uow: UnitOfWork, wanted: dict[int, int]) -> builtins.list[OrderItem]:
+        items: builtins.list[OrderItem] = []
+        short: builtins.list[ShortItem] = []
+        for product_id in sorted(wanted):  # one lock order for every transaction
+            quantity = wanted[product_id]
+            taken = uow.orders.take_stock(product_id, quantity) if is_valid_id(product_id) else None
+            if taken is None:
+                available = uow.orders.stock_of(product_id) if is_valid_id(product_id) else None
+                if available is None:
+                    raise NotFound("Product", product_id)
+                short.append(ShortItem(product_id, quantity, available))
+                continue
+            sku, name, price = taken
+            items.append(OrderItem(product_id, sku, name, quantity, price, price * quantity))
+        if short:
+            raise InsufficientStock(short)
+        return items
+
+    def _replay(
+        self, uow: UnitOfWork, user_id: int, request: PlaceOrder, earlier: tuple[str, int | None]
+    ) -> Order:
+        fingerprint, order_id = earlier
+        if fingerprint != request.fingerprint():
+            raise IdempotencyKeyReused()
+        order = uow.orders.get(order_id, user_id) if order_id is not None else None
+        if order is None:  # pragma: no cover - the key and its order commit together
+            raise NotFound(_RESOURCE, order_id)
+        return order

@@ -1,0 +1,249 @@
+"""Orders on every backend: all or nothing, idempotent, never overselling."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from minicommerce import (
+    InsufficientStock,
+    InvalidTransition,
+    LineQuantity,
+    NewProduct,
+    NotFound,
+    Product,
+    ProductChanges,
+    Registration,
+    Shop,
+    ValidationError,
+)
+from minicommerce.errors import EmptyCartError, IdempotencyKeyReused
+from minicommerce.orders.models import OrderStatus, PlaceOrder
+
+ADDRESS: dict[str, Any] = {
+    "full_name": "Ada Lovelace",
+    "line1": "12 St James's Square",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+}
+
+
+def user(shop: Shop) -> int:
+    email = f"u{uuid.uuid4().hex[:12]}@example.com"
+    return shop.accounts.register(Registration(email=email, password="x" * 8)).id
+
+
+def product(shop: Shop, price: str = "9.50", stock: int = 10, name: str = "Mug") -> Product:
+    return shop.catalog.create(NewProduct(name=name, price=price, stock_quantity=stock))
+
+
+def request(*lines: tuple[int, int]) -> PlaceOrder:
+    items = [{"product_id": p, "quantity": q} for p, q in lines] if lines else None
+    return PlaceOrder.parse({"shipping_address": ADDRESS, "items": items})
+
+
+def stock(shop: Shop, product_id: int) -> int:
+    return shop.catalog.get(product_id).stock_quantity
+
+
+def test_place_from_items(shop: Shop) -> None:
+    uid = user(shop)
+    mug, tote = product(shop, "9.50", 10), product(shop, "15.00", 5, "Tote")
+    order, created = shop.orders.place(uid, request((tote.id, 1), (mug.id, 2), (mug.id, 1)))
+    assert created
+    assert order.status is OrderStatus.PENDING
+    assert [(i.product_id, i.quantity, str(i.line_total)) for i in order.items] == [
+        (mug.id, 3, "28.50"),
+        (tote.id, 1, "15.00"),
+    ]
+    assert (str(order.total_amount), order.currency) == ("43.50", "USD")
+    assert order.shipping_address["country"] == "GB"
+    assert (stock(shop, mug.id), stock(shop, tote.id)) == (7, 4)
+    assert shop.orders.get(uid, order.id) == order
+
+
+def test_order_lines_are_copies(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, "9.50")
+    order, _ = shop.orders.place(uid, request((mug.id, 1)))
+    shop.catalog.update(mug.id, ProductChanges(price="99.00", name="Renamed"))
+    shop.catalog.delete(mug.id)
+    kept = shop.orders.get(uid, order.id)
+    assert (kept.items[0].name, str(kept.items[0].unit_price)) == ("Mug", "9.50")
+
+
+def test_cart_checkout_empties_the_cart(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop)
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=2))
+    order, _ = shop.orders.place(uid, request())
+    assert [(i.product_id, i.quantity) for i in order.items] == [(mug.id, 2)]
+    assert shop.carts.view(uid).items == []
+    with pytest.raises(EmptyCartError):
+        shop.orders.place(uid, request())
+
+
+def test_explicit_items_leave_the_cart_alone(shop: Shop) -> None:
+    uid = user(shop)
+    mug, tote = product(shop), product(shop, name="Tote")
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=2))
+    shop.orders.place(uid, request((tote.id, 1)))
+    assert shop.carts.view(uid).item_count == 2
+
+
+def test_all_or_nothing(shop: Shop) -> None:
+    uid = user(shop)
+    plenty, scarce = product(shop, stock=10), product(shop, stock=1, name="Rare")
+    with pytest.raises(InsufficientStock) as info:
+        shop.orders.place(uid, request((plenty.id, 3), (scarce.id, 2)))
+    assert [(s.product_id, s.requested, s.available) for s in info.value.items] == [
+        (scarce.id, 2, 1)
+    ]
+    assert (stock(shop, plenty.id), stock(shop, scarce.id)) == (10, 1)
+    assert shop.orders.list(uid).items == []
+    with pytest.raises(NotFound):
+        shop.orders.place(uid, request((plenty.id, 1), (424242, 1)))
+    assert stock(shop, plenty.id) == 10
+
+
+def test_idempotent_replay_and_reuse(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    first, created = shop.orders.place(uid, request((mug.id, 2)), "key-1")
+    again, created_again = shop.orders.place(uid, request((mug.id, 2)), "key-1")
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert stock(shop, mug.id) == 8
+    with pytest.raises(IdempotencyKeyReused):
+        shop.orders.place(uid, request((mug.id, 3)), "key-1")
+    other = user(shop)  # keys are per user
+    assert shop.orders.place(other, request((mug.id, 1)), "key-1")[1]
+
+
+def test_a_failed_request_stores_no_key(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, stock=1)
+    with pytest.raises(InsufficientStock):
+        shop.orders.place(uid, request((mug.id, 2)), "retry-me")
+    shop.catalog.update(mug.id, ProductChanges(stock_quantity=5))
+    order, created = shop.orders.place(uid, request((mug.id, 2)), "retry-me")
+    assert created
+    assert order.items[0].quantity == 2
+
+
+def test_key_length_is_checked(shop: Shop) -> None:
+    with pytest.raises(ValidationError):
+        shop.orders.place(user(shop), request((1, 1)), "k" * 256)
+
+
+def test_cancel_returns_stock_once(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    order, _ = shop.orders.place(uid, request((mug.id, 4)))
+    cancelled = shop.orders.cancel(uid, order.id)
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert stock(shop, mug.id) == 10
+    with pytest.raises(InvalidTransition):
+        shop.orders.cancel(uid, order.id)
+    assert stock(shop, mug.id) == 10
+
+
+def test_orders_are_private_and_newest_first(shop: Shop) -> None:
+    ann, bob = user(shop), user(shop)
+    mug = product(shop, stock=100)
+    ids = [shop.orders.place(ann, request((mug.id, 1)))[0].id for _ in range(5)]
+    page = shop.orders.list(ann, limit=2)
+    assert [o.id for o in page.items] == ids[::-1][:2]
+    rest = shop.orders.list(ann, limit=10, cursor=page.next_cursor)
+    assert [o.id for o in rest.items] == ids[::-1][2:]
+    assert shop.orders.list(bob).items == []
+    with pytest.raises(NotFound):
+        shop.orders.get(bob, ids[0])
+    with pytest.raises(NotFound):
+        shop.orders.cancel(bob, ids[0])
+
+
+def test_address_rules() -> None:
+    with pytest.raises(ValidationError) as info:
+        PlaceOrder.parse({"shipping_address": {**ADDRESS, "country": "gb", "city": "x" * 201}})
+    assert {e.field for e in info.value.errors} == {
+        "shipping_address.country",
+        "shipping_address.city",
+    }
+
+
+# --- races: run on SQLite and PostgreSQL ----------------------------------------------------
+
+
+def test_forty_buyers_ten_in_stock(shop: Shop) -> None:
+    mug = product(shop, stock=10)
+    buyers = [user(shop) for _ in range(40)]
+    barrier = threading.Barrier(len(buyers))
+
+    def buy(uid: int) -> bool:
+        barrier.wait()
+        try:
+            shop.orders.place(uid, request((mug.id, 1)))
+        except InsufficientStock:
+            return False
+        return True
+
+    with ThreadPoolExecutor(len(buyers)) as pool:
+        results = list(pool.map(buy, buyers))
+    assert results.count(True) == 10
+    assert stock(shop, mug.id) == 0
+
+
+def test_crossing_multi_line_orders_never_deadlock_or_split(shop: Shop) -> None:
+    a, b = product(shop, stock=10_000, name="A"), product(shop, stock=10_000, name="B")
+    buyers = [user(shop) for _ in range(8)]
+    rounds = 100 // len(buyers) + 1
+
+    def work(n: int) -> int:
+        placed = 0
+        for i in range(rounds):
+            lines = ((a.id, 1), (b.id, 2)) if (n + i) % 2 else ((b.id, 2), (a.id, 1))
+            shop.orders.place(buyers[n], request(*lines))
+            placed += 1
+        return placed
+
+    with ThreadPoolExecutor(len(buyers)) as pool:
+        placed = sum(pool.map(work, range(len(buyers))))
+    assert stock(shop, a.id) == 10_000 - placed
+    assert stock(shop, b.id) == 10_000 - 2 * placed
+    for uid in buyers:
+        for order in shop.orders.list(uid, limit=100).items:
+            assert sorted((i.product_id, i.quantity) for i in order.items) == [(a.id, 1), (b.id, 2)]
+
+
+def test_ten_concurrent_requests_with_one_key_make_one_order(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, stock=100)
+    barrier = threading.Barrier(10)
+
+    def attempt(_: int) -> tuple[int, bool]:
+        barrier.wait()
+        order, created = shop.orders.place(uid, request((mug.id, 3)), "same-key")
+        return order.id, created
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(attempt, range(10)))
+    assert len({order_id for order_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert stock(shop, mug.id) == 97
+
+
+def test_totals_are_exact(shop: Shop) -> None:
+    uid = user(shop)
+    prices = ["0.01", "0.10", "19.99", "99999999.99"]
+    products = [product(shop, p, stock=1000) for p in prices]
+    order, _ = shop.orders.place(uid, request(*[(p.id, 3) for p in products]))
+    assert order.total_amount == sum(Decimal(p) * 3 for p in prices)
+    assert order.total_amount == sum(i.line_total for i in order.items)
+    assert shop.orders.get(uid, order.id).total_amount == order.total_amount
