@@ -40,7 +40,9 @@ from minicommerce.errors import (
     ConfigurationError,
     Conflict,
     EmailTaken,
+    EmptyCartError,
     FieldError,
+    IdempotencyKeyReused,
     InsufficientStock,
     InvalidCredentials,
     InvalidToken,
@@ -54,6 +56,18 @@ from minicommerce.errors import (
     SkuTaken,
     ValidationError,
 )
+from minicommerce.orders.models import (
+    AdminOrder,
+    Customer,
+    Order,
+    OrderItem,
+    OrderLineInput,
+    OrderStatus,
+    PlaceOrder,
+    ShippingAddress,
+    StatusChange,
+)
+from minicommerce.orders.service import OrderService
 from minicommerce.pagination import Page
 from minicommerce.settings import Settings
 from minicommerce.shop import Shop
@@ -62,6 +76,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccountService",
+    "AdminOrder",
     "Argon2Parameters",
     "AuthService",
     "AuthenticationError",
@@ -73,8 +88,11 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "Credentials",
+    "Customer",
     "EmailTaken",
+    "EmptyCartError",
     "FieldError",
+    "IdempotencyKeyReused",
     "InsufficientStock",
     "InvalidCredentials",
     "InvalidToken",
@@ -83,9 +101,15 @@ __all__ = [
     "LoginThrottle",
     "NewProduct",
     "NotFound",
+    "Order",
+    "OrderItem",
+    "OrderLineInput",
+    "OrderService",
+    "OrderStatus",
     "Page",
     "PasswordChange",
     "PermissionDenied",
+    "PlaceOrder",
     "PreconditionFailed",
     "Product",
     "ProductChanges",
@@ -98,8 +122,10 @@ __all__ = [
     "SelfModification",
     "ServiceUnavailable",
     "Settings",
+    "ShippingAddress",
     "Shop",
     "SkuTaken",
+    "StatusChange",
     "TokenPair",
     "User",
     "UserAdminChanges",

@@ -247,3 +247,47 @@ def test_totals_are_exact(shop: Shop) -> None:
     assert order.total_amount == sum(Decimal(p) * 3 for p in prices)
     assert order.total_amount == sum(i.line_total for i in order.items)
     assert shop.orders.get(uid, order.id).total_amount == order.total_amount
+
+
+# --- staff ----------------------------------------------------------------------------------
+
+
+def test_staff_list_filters_and_customer(shop: Shop) -> None:
+    from minicommerce import StatusChange
+
+    ann, bob = user(shop), user(shop)
+    mug = product(shop, stock=100)
+    a1 = shop.orders.place(ann, request((mug.id, 1)))[0]
+    b1 = shop.orders.place(bob, request((mug.id, 1)))[0]
+    a2 = shop.orders.place(ann, request((mug.id, 1)))[0]
+    shop.orders.set_status(a1.id, StatusChange(status=OrderStatus.PAID))
+    page = shop.orders.list_all(limit=2)
+    assert [o.id for o in page.items] == [a2.id, b1.id]
+    assert page.items[0].user.id == ann
+    rest = shop.orders.list_all(limit=2, cursor=page.next_cursor)
+    assert [o.id for o in rest.items] == [a1.id]
+    assert [o.id for o in shop.orders.list_all(status=OrderStatus.PAID).items] == [a1.id]
+    assert [o.id for o in shop.orders.list_all(user_id=bob).items] == [b1.id]
+    assert shop.orders.admin_get(b1.id).user.id == bob
+    with pytest.raises(NotFound):
+        shop.orders.admin_get(424242)
+
+
+def test_staff_move_orders_along_the_machine(shop: Shop) -> None:
+    from minicommerce import StatusChange
+
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    order = shop.orders.place(uid, request((mug.id, 2)))[0]
+    for status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        assert shop.orders.set_status(order.id, StatusChange(status=status)).status is status
+    for status in (OrderStatus.CANCELLED, OrderStatus.PENDING, OrderStatus.PAID):
+        with pytest.raises(InvalidTransition):
+            shop.orders.set_status(order.id, StatusChange(status=status))
+    paid = shop.orders.place(uid, request((mug.id, 3)))[0]
+    shop.orders.set_status(paid.id, StatusChange(status=OrderStatus.PAID))
+    with pytest.raises(InvalidTransition):  # customers cancel only pending orders
+        shop.orders.cancel(uid, paid.id)
+    assert stock(shop, mug.id) == 5
+    shop.orders.set_status(paid.id, StatusChange(status=OrderStatus.CANCELLED))
+    assert stock(shop, mug.id) == 8

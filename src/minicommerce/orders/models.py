@@ -92,3 +92,26 @@ class Order:
     shipping_address: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(slots=True)
+class Customer:
+    """Who placed an order, as staff see it."""
+
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+
+
+@dataclass(slots=True)
+class AdminOrder(Order):
+    """An order with its customer, for staff."""
+
+    user: Customer
+
+
+class StatusChange(Command):
+    """Staff move an order along ``pending -> paid -> shipped -> delivered`` or cancel it."""
+
+    status: OrderStatus

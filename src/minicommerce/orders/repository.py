@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from minicommerce.orders.models import Order, OrderItem, OrderStatus
+from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
 
 
 class OrderRepository(Protocol):
@@ -44,6 +44,14 @@ class OrderRepository(Protocol):
     def get(self, order_id: int, user_id: int | None) -> Order | None: ...
 
     def list_for_user(self, user_id: int, after_id: int | None, limit: int) -> list[Order]: ...
+
+    def list_all(
+        self, status: OrderStatus | None, user_id: int | None, after_id: int | None, limit: int
+    ) -> list[tuple[Order, Customer]]:
+        """Every user's orders, newest first, with who placed them."""
+        ...
+
+    def customer_of(self, order_id: int) -> Customer | None: ...
 
     def move(
         self,

@@ -19,10 +19,13 @@ from minicommerce.errors import (
 from minicommerce.ids import is_valid_id
 from minicommerce.orders.models import (
     TRANSITIONS,
+    AdminOrder,
+    Customer,
     Order,
     OrderItem,
     OrderStatus,
     PlaceOrder,
+    StatusChange,
 )
 from minicommerce.pagination import Page, decode_cursor, encode_cursor
 from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
@@ -104,6 +107,42 @@ class OrderService:
         """A customer cancels their own order while it is pending; the stock returns."""
         return self._move(order_id, user_id, OrderStatus.CANCELLED, {OrderStatus.PENDING})
 
+    # --- staff ---------------------------------------------------------------------------
+
+    def list_all(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        user_id: int | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page[AdminOrder]:
+        """Every order, newest first, with its customer; filtered by status and by user."""
+        after: int | None = None
+        if cursor:
+            (value,) = decode_cursor(cursor, "admin-orders", 1)
+            if not isinstance(value, int):
+                raise ValidationError.single("cursor", "is not a valid cursor")
+            after = value
+        with self._uow(write=False) as uow:
+            rows = uow.orders.list_all(status, user_id, after, limit + 1)
+        items = [_admin(order, customer) for order, customer in rows[:limit]]
+        next_cursor = encode_cursor("admin-orders", (items[-1].id,)) if len(rows) > limit else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    def admin_get(self, order_id: int) -> AdminOrder:
+        with self._uow(write=False) as uow:
+            order = uow.orders.get(order_id, None) if is_valid_id(order_id) else None
+            customer = uow.orders.customer_of(order_id) if order is not None else None
+        if order is None or customer is None:
+            raise NotFound(_RESOURCE, order_id)
+        return _admin(order, customer)
+
+    def set_status(self, order_id: int, change: StatusChange) -> AdminOrder:
+        """Staff move an order along the state machine; cancelling returns the stock."""
+        self._move(order_id, None, change.status)
+        return self.admin_get(order_id)
+
     def _move(
         self,
         order_id: int,
@@ -170,3 +209,17 @@ class OrderService:
         if order is None:  # pragma: no cover - the key and its order commit together
             raise NotFound(_RESOURCE, order_id)
         return order
+
+
+def _admin(order: Order, customer: Customer) -> AdminOrder:
+    return AdminOrder(
+        id=order.id,
+        status=order.status,
+        items=order.items,
+        total_amount=order.total_amount,
+        currency=order.currency,
+        shipping_address=order.shipping_address,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        user=customer,
+    )

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from minicommerce.orders.models import Order, OrderItem, OrderStatus
-from minicommerce.storage.tables import idempotency_keys, order_items, orders, products
+from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
+from minicommerce.storage.tables import idempotency_keys, order_items, orders, products, users
 
 _o = orders.c
 _i = order_items.c
@@ -139,6 +139,39 @@ class SqlOrderRepository:
         if after_id is not None:
             stmt = stmt.where(_o.id < after_id)
         return self._orders(stmt.order_by(_o.id.desc()).limit(limit))
+
+    def list_all(
+        self, status: OrderStatus | None, user_id: int | None, after_id: int | None, limit: int
+    ) -> list[tuple[Order, Customer]]:
+        stmt = sa.select(*_ORDER)
+        if status is not None:
+            stmt = stmt.where(_o.status == status.value)
+        if user_id is not None:
+            stmt = stmt.where(_o.user_id == user_id)
+        if after_id is not None:
+            stmt = stmt.where(_o.id < after_id)
+        found = self._orders(stmt.order_by(_o.id.desc()).limit(limit))
+        if not found:
+            return []
+        _u = users.c
+        who = {
+            row[0]: (row[1], Customer(*row[1:]))
+            for row in self._conn.execute(
+                sa.select(_o.id, _u.id, _u.email, _u.first_name, _u.last_name)
+                .join_from(orders, users, _o.user_id == _u.id)
+                .where(_o.id.in_([order.id for order in found]))
+            )
+        }
+        return [(order, who[order.id][1]) for order in found]
+
+    def customer_of(self, order_id: int) -> Customer | None:
+        _u = users.c
+        row = self._conn.execute(
+            sa.select(_u.id, _u.email, _u.first_name, _u.last_name)
+            .join_from(orders, users, _o.user_id == _u.id)
+            .where(_o.id == order_id)
+        ).first()
+        return None if row is None else Customer(*row)
 
     def move(
         self,
