@@ -21,6 +21,7 @@ from minicommerce_server.routes.cart import CartController
 from minicommerce_server.routes.catalog import ProductController
 from minicommerce_server.routes.me import MeController
 from minicommerce_server.routes.operations import OperationsController
+from minicommerce_server.routes.orders import AdminOrderController, OrderController
 from minicommerce_server.security import provide_staff, provide_user
 from minicommerce_server.services import Backends
 
@@ -59,6 +60,8 @@ def create_app(
             MeController,
             ProductController,
             CartController,
+            OrderController,
+            AdminOrderController,
             AdminUserController,
         ],
     )

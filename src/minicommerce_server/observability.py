@@ -38,6 +38,10 @@ class Metrics:
             else:
                 counts[-1] += 1
 
+    def count(self, name: str) -> None:
+        with self._lock:
+            self.counters[name] += 1
+
     def render(self) -> str:
         lines = [
             "# HELP minicommerce_http_requests_total HTTP requests by method, route and status.",

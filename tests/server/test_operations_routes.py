@@ -35,6 +35,13 @@ EXPECTED: dict[tuple[str, str], set[int]] = {
     ("put", f"{API}/cart/items/{{product_id}}"): {200, 401, 404, 409, 422, 429},
     ("delete", f"{API}/cart/items/{{product_id}}"): {200, 401, 429},
     ("delete", f"{API}/cart"): {204, 401, 429},
+    ("post", f"{API}/orders"): {201, 401, 404, 409, 422, 429},
+    ("get", f"{API}/orders"): {200, 401, 422, 429},
+    ("get", f"{API}/orders/{{order_id}}"): {200, 401, 404, 429},
+    ("post", f"{API}/orders/{{order_id}}/cancel"): {200, 401, 404, 409, 429},
+    ("get", f"{API}/admin/orders"): {200, 401, 403, 422, 429},
+    ("get", f"{API}/admin/orders/{{order_id}}"): {200, 401, 403, 404, 429},
+    ("patch", f"{API}/admin/orders/{{order_id}}"): {200, 401, 403, 404, 409, 422, 429},
     ("get", f"{API}/admin/users"): {200, 401, 403, 422, 429},
     ("get", f"{API}/admin/users/{{user_id}}"): {200, 401, 403, 404, 429},
     ("patch", f"{API}/admin/users/{{user_id}}"): {200, 401, 403, 404, 409, 422, 429},
@@ -52,6 +59,8 @@ WITH_BODY = {
     ("post", f"{API}/products"),
     ("patch", f"{API}/products/{{product_id}}"),
     ("put", f"{API}/cart/items/{{product_id}}"),
+    ("post", f"{API}/orders"),
+    ("patch", f"{API}/admin/orders/{{order_id}}"),
     ("patch", f"{API}/admin/users/{{user_id}}"),
 }
 PROTECTED = {

@@ -1,0 +1,152 @@
+"""Orders: the caller's own (no route takes a user id), and staff order management."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from minicommerce import (
+    AdminOrder,
+    Order,
+    OrderStatus,
+    Page,
+    PlaceOrder,
+    Shop,
+    StatusChange,
+    User,
+)
+from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicommerce_server.observability import Metrics
+from minicommerce_server.problems import problems
+
+BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        description="1 to 255 characters. Retrying with the same key returns the original "
+        "order and creates nothing (kept at least 24 h, per user); the same key with another "
+        "body is `idempotency_key_reused` (422).",
+    ),
+]
+
+
+class OrderController(Controller):
+    path = "/orders"
+    tags = ["Orders"]
+    security = BEARER
+
+    @post(
+        "/",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Place an order from the cart, or from explicit items",
+        description="All or nothing: every line's stock is checked and taken in one "
+        "transaction. Without `items` the cart is checked out and emptied.",
+        responses=problems(
+            401,
+            404,
+            422,
+            429,
+            _409="Not enough stock (`insufficient_stock`); `errors` names the short products.",
+        ),
+    )
+    def place(
+        self,
+        data: JSONBody[PlaceOrder],
+        current_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+        metrics: NamedDependency[Metrics],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Order:
+        order, created = shop.orders.place(current_user.id, data, idempotency_key)
+        if created:
+            metrics.count("orders_placed")
+        return order
+
+    @get("/", sync_to_thread=True, summary="The caller's orders, newest first",
+         responses=problems(401, 422, 429))  # fmt: skip
+    def list_orders(
+        self,
+        current_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Page[Order]:
+        return shop.orders.list(current_user.id, limit=limit, cursor=cursor)
+
+    @get("/{order_id:int}", sync_to_thread=True, summary="One of the caller's orders",
+         responses=problems(401, 404, 429))  # fmt: skip
+    def get_order(
+        self,
+        order_id: FromPath[int],
+        current_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> Order:
+        return shop.orders.get(current_user.id, order_id)
+
+    @post(
+        "/{order_id:int}/cancel",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Cancel one's own pending order (the stock returns)",
+        responses=problems(401, 404, 429, _409="Not pending any more (`invalid_transition`)."),
+    )
+    def cancel(
+        self,
+        order_id: FromPath[int],
+        current_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> Order:
+        return shop.orders.cancel(current_user.id, order_id)
+
+
+class AdminOrderController(Controller):
+    path = "/admin/orders"
+    tags = ["Admin"]
+    security = BEARER
+
+    @get("/", sync_to_thread=True, summary="Every order, newest first, with its customer (staff)",
+         responses=problems(401, 403, 422, 429))  # fmt: skip
+    def list_orders(
+        self,
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+        status: FromQuery[OrderStatus | None] = None,
+        user_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: FromQuery[str | None] = None,
+    ) -> Page[AdminOrder]:
+        return shop.orders.list_all(status=status, user_id=user_id, limit=limit, cursor=cursor)
+
+    @get("/{order_id:int}", sync_to_thread=True, summary="One order with its customer (staff)",
+         responses=problems(401, 403, 404, 429))  # fmt: skip
+    def get_order(
+        self,
+        order_id: FromPath[int],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> AdminOrder:
+        return shop.orders.admin_get(order_id)
+
+    @patch(
+        "/{order_id:int}",
+        sync_to_thread=True,
+        summary="Move an order along pending → paid → shipped → delivered, or cancel (staff)",
+        responses=problems(
+            401, 403, 404, 422, 429, _409="Not a move of the state machine (`invalid_transition`)."
+        ),
+    )
+    def set_status(
+        self,
+        order_id: FromPath[int],
+        data: JSONBody[StatusChange],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> AdminOrder:
+        return shop.orders.set_status(order_id, data)
