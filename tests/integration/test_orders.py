@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from minicommerce import (
     InsufficientStock,
@@ -291,3 +293,84 @@ def test_staff_move_orders_along_the_machine(shop: Shop) -> None:
     assert stock(shop, mug.id) == 5
     shop.orders.set_status(paid.id, StatusChange(status=OrderStatus.CANCELLED))
     assert stock(shop, mug.id) == 8
+
+
+# --- failure injection and the in-progress path ---------------------------------------------
+
+
+def test_a_failure_after_the_decrement_leaves_nothing(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minicommerce.storage.orders import SqlOrderRepository
+
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=2))
+
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(SqlOrderRepository, "complete_key", boom)
+    with pytest.raises(RuntimeError):
+        shop.orders.place(uid, request(), "after-decrement")
+    assert stock(shop, mug.id) == 10
+    assert shop.orders.list(uid).items == []
+    assert shop.carts.view(uid).item_count == 2
+    monkeypatch.undo()
+    _, created = shop.orders.place(uid, request(), "after-decrement")  # the key is free
+    assert created
+    assert stock(shop, mug.id) == 8
+
+
+def test_a_duplicate_waits_for_the_first_and_replays_it(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minicommerce.storage.orders import SqlOrderRepository
+
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    inside, release = threading.Event(), threading.Event()
+    original = SqlOrderRepository.take_stock
+
+    def slow_take(self: SqlOrderRepository, product_id: int, quantity: int) -> Any:
+        inside.set()
+        assert release.wait(10)
+        return original(self, product_id, quantity)
+
+    monkeypatch.setattr(SqlOrderRepository, "take_stock", slow_take)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(shop.orders.place, uid, request((mug.id, 2)), "k")
+        assert inside.wait(10)
+        second = pool.submit(shop.orders.place, uid, request((mug.id, 2)), "k")
+        with pytest.raises(TimeoutError):
+            second.result(timeout=0.5)  # still waiting for the first request's transaction
+        release.set()
+        (order_a, created_a), (order_b, created_b) = first.result(10), second.result(10)
+    assert (created_a, created_b) == (True, False)
+    assert order_a == order_b
+    assert stock(shop, mug.id) == 8
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(
+        st.tuples(st.integers(1, 9_999_999_999), st.integers(1, 1000)), min_size=1, max_size=4
+    )
+)
+def test_order_total_is_the_exact_sum_of_its_lines(
+    sqlite_shop: Shop, lines: list[tuple[int, int]]
+) -> None:
+    shop = sqlite_shop
+    uid = user(shop)
+    wanted = []
+    for cents, quantity in lines:
+        p = product(shop, str(Decimal(cents).scaleb(-2)), stock=1000)
+        wanted.append((p.id, quantity))
+    order, _ = shop.orders.place(uid, request(*wanted))
+    expected = sum((Decimal(c).scaleb(-2) * q for c, q in lines), Decimal("0.00"))
+    assert order.total_amount == expected
+    assert order.total_amount == sum(i.line_total for i in order.items)
+    assert all(i.line_total == i.unit_price * i.quantity for i in order.items)
+    assert shop.orders.get(uid, order.id).total_amount == expected
