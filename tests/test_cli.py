@@ -69,3 +69,16 @@ def test_postgres_without_secret_is_a_clear_error(
     monkeypatch.delenv("MINICOMMERCE_SECRET_KEY", raising=False)
     assert cli.main(["demo-data"]) == 2
     assert "MINICOMMERCE_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_demo_data_makes_a_customer_with_orders(env: str) -> None:
+    from minicommerce import OrderStatus
+    from minicommerce.demo import DEMO_CUSTOMER
+
+    assert cli.main(["demo-data"]) == 0
+    assert cli.main(["demo-data"]) == 0
+    with Shop.open(env, migrate=False) as shop:
+        customer = shop.accounts.find_by_email(DEMO_CUSTOMER)
+        assert customer is not None
+        statuses = [o.status for o in shop.orders.list(customer.id).items]
+    assert statuses == [OrderStatus.SHIPPED, OrderStatus.PAID, OrderStatus.PENDING]

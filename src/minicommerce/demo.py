@@ -1,11 +1,14 @@
-"""A small sample catalog, for trying the shop out."""
+"""A small sample catalog and a customer with a few orders, for trying the shop out."""
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 
-from minicommerce.catalog.models import NewProduct
-from minicommerce.errors import SkuTaken
+from minicommerce.accounts.models import Registration
+from minicommerce.catalog.models import NewProduct, ProductQuery
+from minicommerce.errors import InsufficientStock, SkuTaken
+from minicommerce.orders.models import OrderStatus, PlaceOrder, StatusChange
 from minicommerce.shop import Shop
 
 DEMO_PRODUCTS: tuple[tuple[str, str, str, int, str], ...] = (
@@ -25,7 +28,8 @@ DEMO_PRODUCTS: tuple[tuple[str, str, str, int, str], ...] = (
 
 
 def load_demo_data(shop: Shop) -> int:
-    """Add the sample products that are not there yet (by SKU); returns how many were added."""
+    """Add the sample products that are not there yet (by SKU), and the demo customer with
+    its orders if it does not exist yet; returns how many products were added."""
     added = 0
     for sku, name, price, stock, description in DEMO_PRODUCTS:
         try:
@@ -41,4 +45,45 @@ def load_demo_data(shop: Shop) -> int:
         except SkuTaken:
             continue
         added += 1
+    _demo_customer(shop)
     return added
+
+
+DEMO_CUSTOMER = "demo.customer@example.com"
+_DEMO_ORDERS = ((("MUG-001", 2), ("NB-A5-DOT", 1)), (("BTL-750", 1),), (("TEE-BLK-M", 2),))
+_DEMO_PROGRESS = ((), (OrderStatus.PAID,), (OrderStatus.PAID, OrderStatus.SHIPPED))
+
+
+def _demo_customer(shop: Shop) -> None:
+    """A customer with a few orders, so the admin has something to show. Its password is
+    random and never shown: no default credentials, even in a demo."""
+    if shop.accounts.find_by_email(DEMO_CUSTOMER) is not None:
+        return
+    customer = shop.accounts.register(
+        Registration(
+            email=DEMO_CUSTOMER,
+            password=secrets.token_urlsafe(24),
+            first_name="Demo",
+            last_name="Customer",
+        )
+    )
+    by_sku = {p.sku: p.id for p in shop.catalog.list(ProductQuery(limit=100)).items}
+    address = {
+        "full_name": "Demo Customer",
+        "line1": "1 Example Street",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    }
+    for lines, progress in zip(_DEMO_ORDERS, _DEMO_PROGRESS, strict=True):
+        items = [{"product_id": by_sku[sku], "quantity": n} for sku, n in lines if sku in by_sku]
+        if not items:
+            continue
+        try:
+            order, _ = shop.orders.place(
+                customer.id, PlaceOrder.parse({"shipping_address": address, "items": items})
+            )
+        except InsufficientStock:
+            continue
+        for status in progress:
+            shop.orders.set_status(order.id, StatusChange(status=status))
