@@ -28,7 +28,20 @@ def run(script: str, env: dict[str, str], cwd: Path) -> str:
 
 
 def test_every_example_is_tested() -> None:
-    assert {p.name for p in EXAMPLES.glob("*.py")} == {"quickstart.py", "postgres_redis.py"}
+    assert {p.name for p in EXAMPLES.glob("*.py")} == {
+        "quickstart.py",
+        "postgres_redis.py",
+        "checkout.py",
+    }
+
+
+def test_checkout(database_url: str, tmp_path: Path) -> None:
+    env = {"MINICOMMERCE_DATABASE_URL": database_url, "MINICOMMERCE_SECRET_KEY": SECRET}
+    out = run("checkout.py", env, tmp_path)
+    assert "cart: 3 items, 34.00 USD" in out
+    assert "same order True, created again False" in out
+    assert "sold out: product" in out
+    assert "mugs back in stock: 3" in out
 
 
 def test_quickstart_on_sqlite_twice(tmp_path: Path) -> None:
@@ -57,6 +70,6 @@ def test_postgres_redis(postgres_database_url: str, redis_url: str, tmp_path: Pa
     assert "Steel bottle 19.99" in out
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "postgres_redis.py"])
+@pytest.mark.parametrize("script", ["quickstart.py", "postgres_redis.py", "checkout.py"])
 def test_examples_are_documented(script: str) -> None:
     assert (EXAMPLES / script).read_text().startswith('"""')
