@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -47,6 +47,24 @@ def decode_cursor(cursor: str, kind: str, arity: int) -> list[str | int]:
     ):
         raise ValidationError.single("cursor", "does not belong to this list or sort order")
     return list(data[1:])
+
+
+def decode_id_cursor(cursor: str | None, kind: str) -> int | None:
+    """The last id of a list paged by id (newest first); ``None`` for the first page."""
+    if not cursor:
+        return None
+    (value,) = decode_cursor(cursor, kind, 1)
+    if not isinstance(value, int):
+        raise ValidationError.single("cursor", "is not a valid cursor")
+    return value
+
+
+def page_by_id(rows: Sequence[T], limit: int, kind: str, id_of: Callable[[T], int]) -> Page[T]:
+    """A page from ``limit + 1`` rows fetched newest first: the extra row, if any, only
+    says that there is a next page."""
+    items = list(rows[:limit])
+    more = len(rows) > limit
+    return Page(items=items, next_cursor=encode_cursor(kind, (id_of(items[-1]),)) if more else None)
 
 
 def _is_key_part(value: object) -> bool:

@@ -14,7 +14,7 @@ from minicommerce.accounts.passwords import PasswordHasher
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import NotFound, SelfModification, ValidationError
 from minicommerce.ids import is_valid_id
-from minicommerce.pagination import Page, decode_cursor, encode_cursor
+from minicommerce.pagination import Page, decode_id_cursor, page_by_id
 from minicommerce.uow import UnitOfWorkFactory
 
 _RESOURCE = "User"
@@ -72,17 +72,10 @@ class AccountService:
     def list(self, query: UserQuery | None = None) -> Page[User]:
         """Accounts newest first, optionally matching ``q`` in email or names."""
         query = query or UserQuery()
-        after: int | None = None
-        if query.cursor:
-            (value,) = decode_cursor(query.cursor, "users", 1)
-            if not isinstance(value, int):
-                raise ValidationError.single("cursor", "is not a valid cursor")
-            after = value
+        after = decode_id_cursor(query.cursor, "users")
         with self._uow(write=False) as uow:
             rows = uow.users.list(query.q, after, query.limit + 1)
-        items = rows[: query.limit]
-        cursor = encode_cursor("users", (items[-1].id,)) if len(rows) > query.limit else None
-        return Page(items=items, next_cursor=cursor)
+        return page_by_id(rows, query.limit, "users", lambda user: user.id)
 
     def administer(self, actor_id: int, user_id: int, changes: UserAdminChanges) -> User:
         """Staff change another account's staff flag or activity.

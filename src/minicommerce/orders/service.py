@@ -27,7 +27,7 @@ from minicommerce.orders.models import (
     PlaceOrder,
     StatusChange,
 )
-from minicommerce.pagination import Page, decode_cursor, encode_cursor
+from minicommerce.pagination import Page, decode_id_cursor, page_by_id
 from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
 
 _RESOURCE = "Order"
@@ -58,11 +58,12 @@ class OrderService:
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY:
             raise ValidationError.single("Idempotency-Key", f"must be 1 to {MAX_KEY} characters")
         now = self._clock()
+        fingerprint = request.fingerprint() if idempotency_key is not None else ""
         with self._uow(write=True) as uow:
             if idempotency_key is not None:
-                earlier = uow.orders.claim_key(user_id, idempotency_key, request.fingerprint(), now)
+                earlier = uow.orders.claim_key(user_id, idempotency_key, fingerprint, now)
                 if earlier is not None:
-                    return self._replay(uow, user_id, request, earlier), False
+                    return self._replay(uow, user_id, fingerprint, earlier), False
             wanted = self._wanted(uow, user_id, request)
             items = self._take_stock(uow, wanted)
             total = sum((item.line_total for item in items), Decimal("0.00"))
@@ -91,17 +92,10 @@ class OrderService:
 
     def list(self, user_id: int, limit: int = 20, cursor: str | None = None) -> Page[Order]:
         """The user's orders, newest first."""
-        after: int | None = None
-        if cursor:
-            (value,) = decode_cursor(cursor, "orders", 1)
-            if not isinstance(value, int):
-                raise ValidationError.single("cursor", "is not a valid cursor")
-            after = value
+        after = decode_id_cursor(cursor, "orders")
         with self._uow(write=False) as uow:
             rows = uow.orders.list_for_user(user_id, after, limit + 1)
-        items = rows[:limit]
-        next_cursor = encode_cursor("orders", (items[-1].id,)) if len(rows) > limit else None
-        return Page(items=items, next_cursor=next_cursor)
+        return page_by_id(rows, limit, "orders", lambda order: order.id)
 
     def cancel(self, user_id: int, order_id: int) -> Order:
         """A customer cancels their own order while it is pending; the stock returns."""
@@ -118,17 +112,11 @@ class OrderService:
         cursor: str | None = None,
     ) -> Page[AdminOrder]:
         """Every order, newest first, with its customer; filtered by status and by user."""
-        after: int | None = None
-        if cursor:
-            (value,) = decode_cursor(cursor, "admin-orders", 1)
-            if not isinstance(value, int):
-                raise ValidationError.single("cursor", "is not a valid cursor")
-            after = value
+        after = decode_id_cursor(cursor, "admin-orders")
         with self._uow(write=False) as uow:
             rows = uow.orders.list_all(status, user_id, after, limit + 1)
-        items = [_admin(order, customer) for order, customer in rows[:limit]]
-        next_cursor = encode_cursor("admin-orders", (items[-1].id,)) if len(rows) > limit else None
-        return Page(items=items, next_cursor=next_cursor)
+        orders = [_admin(order, customer) for order, customer in rows]
+        return page_by_id(orders, limit, "admin-orders", lambda order: order.id)
 
     def admin_get(self, order_id: int) -> AdminOrder:
         with self._uow(write=False) as uow:
@@ -200,10 +188,10 @@ class OrderService:
         return items
 
     def _replay(
-        self, uow: UnitOfWork, user_id: int, request: PlaceOrder, earlier: tuple[str, int | None]
+        self, uow: UnitOfWork, user_id: int, fingerprint: str, earlier: tuple[str, int | None]
     ) -> Order:
-        fingerprint, order_id = earlier
-        if fingerprint != request.fingerprint():
+        stored, order_id = earlier
+        if stored != fingerprint:
             raise IdempotencyKeyReused()
         order = uow.orders.get(order_id, user_id) if order_id is not None else None
         if order is None:  # pragma: no cover - the key and its order commit together
