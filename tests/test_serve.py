@@ -65,7 +65,11 @@ def test_serve_needs_no_configuration(tmp_path: Path, server: str) -> None:
         assert get(base + "/ready")[0] == 200
     finally:
         process.terminate()
-        output = process.communicate(timeout=20)[0].decode()
+        try:
+            output = process.communicate(timeout=30)[0].decode()
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output = process.communicate()[0].decode()
     assert (tmp_path / "minicommerce.db").exists()
     assert (tmp_path / "minicommerce.db.secret").exists()
     assert "MINICOMMERCE_SECRET_KEY" in output  # the warning about the generated secret
