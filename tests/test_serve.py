@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +47,7 @@ def test_serve_needs_no_configuration(tmp_path: Path, server: str) -> None:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: workers included in the cleanup
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -64,12 +66,13 @@ def test_serve_needs_no_configuration(tmp_path: Path, server: str) -> None:
         assert page["next_cursor"]
         assert get(base + "/ready")[0] == 200
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             output = process.communicate(timeout=30)[0].decode()
         except subprocess.TimeoutExpired:
-            process.kill()
-            output = process.communicate()[0].decode()
+            # A worker that outlived its server would hold the output pipe open forever.
+            os.killpg(process.pid, signal.SIGKILL)
+            output = process.communicate(timeout=10)[0].decode()
     assert (tmp_path / "minicommerce.db").exists()
     assert (tmp_path / "minicommerce.db.secret").exists()
     assert "MINICOMMERCE_SECRET_KEY" in output  # the warning about the generated secret

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +27,7 @@ from minicommerce import (
     ValidationError,
 )
 from minicommerce.errors import EmptyCartError, IdempotencyKeyReused
-from minicommerce.orders.models import OrderStatus, PlaceOrder
+from minicommerce.orders.models import MAX_ORDER_TOTAL, OrderStatus, PlaceOrder
 
 ADDRESS: dict[str, Any] = {
     "full_name": "Ada Lovelace",
@@ -298,47 +300,112 @@ def test_staff_move_orders_along_the_machine(shop: Shop) -> None:
 # --- failure injection and the in-progress path ---------------------------------------------
 
 
-def test_a_failure_after_the_decrement_leaves_nothing(
-    shop: Shop, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from minicommerce.storage.orders import SqlOrderRepository
+_BOOM = {
+    "sqlite": [
+        "CREATE TRIGGER test_boom BEFORE INSERT ON order_items"
+        " BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION test_boom() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'the disk is on fire'; END $$",
+        "CREATE TRIGGER test_boom BEFORE INSERT ON order_items"
+        " FOR EACH ROW EXECUTE FUNCTION test_boom()",
+    ],
+}
+_UNBOOM = {
+    "sqlite": ["DROP TRIGGER test_boom"],
+    "postgresql": ["DROP TRIGGER test_boom ON order_items", "DROP FUNCTION test_boom()"],
+}
 
+
+def run_sql(shop: Shop, statements: list[str]) -> None:
+    with shop.database.writer.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def test_a_failure_after_the_decrement_leaves_nothing(shop: Shop) -> None:
+    """The order lines are written after the stock is taken (SQLite: a later statement;
+    PostgreSQL: a later part of the one statement); make that write fail."""
     uid = user(shop)
     mug = product(shop, stock=10)
     shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=2))
-
-    def boom(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("the disk is on fire")
-
-    monkeypatch.setattr(SqlOrderRepository, "complete_key", boom)
-    with pytest.raises(RuntimeError):
-        shop.orders.place(uid, request(), "after-decrement")
+    backend = shop.database.backend
+    run_sql(shop, _BOOM[backend])
+    try:
+        with pytest.raises(Exception, match="the disk is on fire"):
+            shop.orders.place(uid, request(), "after-decrement")
+    finally:
+        run_sql(shop, _UNBOOM[backend])
     assert stock(shop, mug.id) == 10
     assert shop.orders.list(uid).items == []
     assert shop.carts.view(uid).item_count == 2
-    monkeypatch.undo()
     _, created = shop.orders.place(uid, request(), "after-decrement")  # the key is free
     assert created
     assert stock(shop, mug.id) == 8
+    assert shop.carts.view(uid).item_count == 0
 
 
-def test_a_duplicate_waits_for_the_first_and_replays_it(
-    shop: Shop, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from minicommerce.storage.orders import SqlOrderRepository
+@contextmanager
+def held_after_the_stock_is_taken(shop: Shop) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Hold the next placement inside its transaction, after it took the stock and
+    claimed its key: set ``release`` to let it go; ``inside`` is set once it is held."""
+    inside, release = threading.Event(), threading.Event()
+    if shop.database.backend == "sqlite":
+        from minicommerce.storage.orders import SqlOrderRepository
 
+        original = SqlOrderRepository._add
+        calls = iter(range(1_000))
+
+        def slow_add(self: SqlOrderRepository, *args: Any) -> Any:
+            if next(calls) == 0:
+                inside.set()
+                assert release.wait(10)
+            return original(self, *args)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(SqlOrderRepository, "_add", slow_add)
+            yield inside, release
+        return
+    # PostgreSQL: the order lines' trigger waits for an advisory lock this test holds.
+    run_sql(shop, [
+        "CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NEW; END $$",
+        "CREATE TRIGGER test_hold BEFORE INSERT ON order_items"
+        " FOR EACH ROW EXECUTE FUNCTION test_hold()",
+    ])  # fmt: skip
+    holder = shop.database.writer.connect()
+    holder.begin()
+    holder.exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
+
+    def watch() -> None:
+        while not release.is_set():
+            with shop.database.reader.connect() as conn:
+                waiting = conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).scalar_one()
+            if waiting:
+                inside.set()
+                assert release.wait(10)
+                holder.rollback()
+                return
+            release.wait(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield inside, release
+    finally:
+        release.set()
+        watcher.join(10)
+        holder.close()
+        run_sql(shop, ["DROP TRIGGER test_hold ON order_items", "DROP FUNCTION test_hold()"])
+
+
+def test_a_duplicate_waits_for_the_first_and_replays_it(shop: Shop) -> None:
     uid = user(shop)
     mug = product(shop, stock=10)
-    inside, release = threading.Event(), threading.Event()
-    original = SqlOrderRepository.take_stock
-
-    def slow_take(self: SqlOrderRepository, product_id: int, quantity: int) -> Any:
-        inside.set()
-        assert release.wait(10)
-        return original(self, product_id, quantity)
-
-    monkeypatch.setattr(SqlOrderRepository, "take_stock", slow_take)
-    with ThreadPoolExecutor(2) as pool:
+    with held_after_the_stock_is_taken(shop) as (inside, release), ThreadPoolExecutor(2) as pool:
         first = pool.submit(shop.orders.place, uid, request((mug.id, 2)), "k")
         assert inside.wait(10)
         second = pool.submit(shop.orders.place, uid, request((mug.id, 2)), "k")
@@ -351,25 +418,50 @@ def test_a_duplicate_waits_for_the_first_and_replays_it(
     assert stock(shop, mug.id) == 8
 
 
+def test_a_different_request_with_a_key_in_use_waits_then_is_refused(shop: Shop) -> None:
+    uid = user(shop)
+    mug, tote = product(shop, stock=10), product(shop, stock=10, name="Tote")
+    with held_after_the_stock_is_taken(shop) as (inside, release), ThreadPoolExecutor(2) as pool:
+        first = pool.submit(shop.orders.place, uid, request((mug.id, 2)), "k")
+        assert inside.wait(10)
+        second = pool.submit(shop.orders.place, uid, request((tote.id, 1)), "k")
+        with pytest.raises(TimeoutError):
+            second.result(timeout=0.5)
+        release.set()
+        assert first.result(10)[1]
+        with pytest.raises(IdempotencyKeyReused):
+            second.result(10)
+    assert (stock(shop, mug.id), stock(shop, tote.id)) == (8, 10)
+
+
 @settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     lines=st.lists(
-        st.tuples(st.integers(1, 9_999_999_999), st.integers(1, 1000)), min_size=1, max_size=4
+        st.tuples(
+            st.one_of(st.integers(1, 99_999), st.integers(1, 9_999_999_999)),
+            st.integers(1, 1000),
+        ),
+        min_size=1,
+        max_size=4,
     )
 )
 def test_order_total_is_the_exact_sum_of_its_lines(
-    sqlite_shop: Shop, lines: list[tuple[int, int]]
+    shop: Shop, lines: list[tuple[int, int]]
 ) -> None:
-    shop = sqlite_shop
     uid = user(shop)
     wanted = []
     for cents, quantity in lines:
         p = product(shop, str(Decimal(cents).scaleb(-2)), stock=1000)
         wanted.append((p.id, quantity))
-    order, _ = shop.orders.place(uid, request(*wanted))
     expected = sum((Decimal(c).scaleb(-2) * q for c, q in lines), Decimal("0.00"))
+    if expected > MAX_ORDER_TOTAL:
+        with pytest.raises(ValidationError, match="above the maximum"):
+            shop.orders.place(uid, request(*wanted))
+        assert all(stock(shop, product_id) == 1000 for product_id, _ in wanted)
+        return
+    order, _ = shop.orders.place(uid, request(*wanted))
     assert order.total_amount == expected
     assert order.total_amount == sum(i.line_total for i in order.items)
     assert all(i.line_total == i.unit_price * i.quantity for i in order.items)

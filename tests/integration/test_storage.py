@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from minicommerce import NewProduct, PreconditionFailed, ProductChanges, Registration, Shop
 from minicommerce.storage.engine import normalise_url, open_database
-from minicommerce.storage.migrate import current_revision, head_revision, upgrade
+from minicommerce.storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from minicommerce.storage.tables import metadata
-from tests.conftest import FAST_ARGON2, SECRET
+from tests.conftest import FAST_ARGON2, POSTGRES_URL, SECRET, require_service
 
 
 def test_migrations_build_exactly_the_declared_schema(shop: Shop) -> None:
@@ -152,3 +155,77 @@ def test_rows_map_onto_entities_field_by_field() -> None:
     product_columns.insert(5, "currency")  # from the store settings, not the row
     assert product_columns == [f.name for f in fields(Product)]
     assert [c.name for c in accounts._USER] == [f.name for f in fields(User)]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    require_service("postgres", POSTGRES_URL, 5432)
+    name = f"mc_empty_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_0004_moves_idempotency_keys_onto_orders_and_back(empty_database_url: str) -> None:
+    database = open_database(empty_database_url)
+    try:
+        upgrade(database, "0003")
+        with database.writer.begin() as conn:
+            run = conn.exec_driver_sql
+            run(
+                "INSERT INTO users (email, password_hash, first_name, last_name, is_staff,"
+                " is_active, created_at) VALUES ('a@example.com', '!', '', '', false, true,"
+                " CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO products (sku, name, description, price, stock_quantity, version,"
+                " created_at, updated_at) VALUES ('S', 'Mug', '', 950, 5, 1,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO orders (user_id, status, total_amount, currency, shipping_address,"
+                " created_at, updated_at) SELECT id, 'pending', 950, 'EUR', '{}',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM users"
+            )
+            run(
+                "INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price,"
+                " line_total) SELECT orders.id, products.id, 'S', 'Mug', 1, 950, 950"
+                " FROM orders, products"
+            )
+            run(
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at)"
+                " SELECT user_id, 'k1', 'fp', id, created_at FROM orders"
+            )
+        upgrade(database)
+        with database.reader.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT idempotency_key, request_fingerprint FROM orders"
+            ).all()
+        assert [tuple(row) for row in rows] == [("k1", "fp")]
+
+        config = alembic_config()
+        with database.writer.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0003")
+        with database.reader.connect() as conn:
+            keys = conn.exec_driver_sql("SELECT key, fingerprint FROM idempotency_keys").all()
+            lines = conn.exec_driver_sql("SELECT count(*) FROM order_items").scalar_one()
+        assert [tuple(row) for row in keys] == [("k1", "fp")]
+        assert lines == 1  # nothing cascaded away on the way down
+        upgrade(database)
+        assert current_revision(database) == head_revision()
+    finally:
+        database.dispose()

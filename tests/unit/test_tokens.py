@@ -14,7 +14,11 @@ from minicommerce import InvalidToken
 from minicommerce.accounts.tokens import AccessTokenCodec, hash_token, new_refresh_token
 
 SECRET = "s" * 40
-NOW = datetime.now(UTC)
+
+
+def now() -> datetime:
+    # Read at each use: a module-level instant would expire when the suite runs long.
+    return datetime.now(UTC)
 
 
 @pytest.fixture
@@ -31,8 +35,8 @@ def forge(
 def good_claims(**changes: Any) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "sub": "7",
-        "iat": NOW,
-        "exp": NOW + timedelta(minutes=5),
+        "iat": now(),
+        "exp": now() + timedelta(minutes=5),
         "jti": "abc",
         "iss": "minicommerce",
         "aud": "minicommerce-api",
@@ -42,7 +46,7 @@ def good_claims(**changes: Any) -> dict[str, Any]:
 
 
 def test_round_trip(codec: AccessTokenCodec) -> None:
-    claims = codec.verify(codec.issue(42, NOW))
+    claims = codec.verify(codec.issue(42, now()))
     assert claims.user_id == 42
     assert claims.expires_at - claims.issued_at == timedelta(seconds=900)
 
@@ -72,15 +76,15 @@ def test_wrong_key_is_refused(codec: AccessTokenCodec) -> None:
 
 
 def test_tampered_payload_is_refused(codec: AccessTokenCodec) -> None:
-    header, _, signature = codec.issue(1, NOW).split(".")
-    claims = {**good_claims(sub="2"), "iat": int(NOW.timestamp()), "exp": 9_999_999_999}
+    header, _, signature = codec.issue(1, now()).split(".")
+    claims = {**good_claims(sub="2"), "iat": int(now().timestamp()), "exp": 9_999_999_999}
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode())
     with pytest.raises(InvalidToken):
         codec.verify(f"{header}.{payload.decode().rstrip('=')}.{signature}")
 
 
 def test_expired_is_refused(codec: AccessTokenCodec) -> None:
-    old = NOW - timedelta(hours=1)
+    old = now() - timedelta(hours=1)
     with pytest.raises(InvalidToken, match="expired"):
         codec.verify(codec.issue(1, old))
 

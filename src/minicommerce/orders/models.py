@@ -16,6 +16,8 @@ from minicommerce.carts.models import MAX_LINE_QUANTITY
 from minicommerce.commands import Command, Part
 
 MAX_ORDER_LINES = 100
+MAX_ORDER_TOTAL = Decimal("9999999999.99")
+"""The largest order total (and line total) storage holds: ``NUMERIC(12, 2)``."""
 
 
 class OrderStatus(StrEnum):

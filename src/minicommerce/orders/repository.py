@@ -2,44 +2,64 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from minicommerce.errors import ShortItem
 from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
 
 
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """An order to record, all or nothing, in one transaction."""
+
+    user_id: int
+    lines: Mapping[int, int] | None
+    """Quantity by product id, one entry per product; ``None``: the user's cart, which is
+    emptied when the order is recorded."""
+    shipping_address: dict[str, Any]
+    currency: str
+    now: datetime
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTaken:
+    """The user already placed an order with this idempotency key."""
+
+    fingerprint: str
+    order_id: int
+
+
+@dataclass(slots=True)
+class Refused:
+    """Nothing was recorded: products are gone or short of stock, the total is above
+    ``MAX_ORDER_TOTAL``, or nothing was wanted (an empty cart)."""
+
+    missing: list[int] = field(default_factory=list)
+    short: list[ShortItem] = field(default_factory=list)
+    total: Decimal | None = None
+    """Set when the total is too large."""
+
+
+Placement = Order | KeyTaken | Refused
+
+
 class OrderRepository(Protocol):
-    def claim_key(
-        self, user_id: int, key: str, fingerprint: str, now: datetime
-    ) -> tuple[str, int | None] | None:
-        """Record an idempotency key for this transaction. ``None`` when it is new; else
-        the fingerprint and order id it already holds. A concurrent claim of the same key
-        waits until the first transaction ends."""
+    def place(self, new: NewOrder) -> Placement:
+        """Record ``new`` if the user has not used its idempotency key, every product is
+        live and has the stock: take the stock (never below zero, whatever runs
+        concurrently), copy sku, name and price into the lines, total them, keep the key
+        with the order and empty the cart when it was used. A concurrent request with the
+        same key waits for this one and then sees ``KeyTaken``. On ``KeyTaken`` or
+        ``Refused`` nothing is changed (roll back the unit of work)."""
         ...
-
-    def complete_key(self, user_id: int, key: str, order_id: int) -> None: ...
-
-    def take_stock(self, product_id: int, quantity: int) -> tuple[str | None, str, Decimal] | None:
-        """Decrement a live product's stock by ``quantity`` if it has that much; the
-        product's sku, name and price, or ``None`` when it does not (or is gone)."""
-        ...
-
-    def stock_of(self, product_id: int) -> int | None: ...
 
     def return_stock(self, lines: Sequence[OrderItem]) -> None: ...
-
-    def add(
-        self,
-        *,
-        user_id: int,
-        items: Sequence[OrderItem],
-        total: Decimal,
-        currency: str,
-        address: dict[str, Any],
-        now: datetime,
-    ) -> Order: ...
 
     def get(self, order_id: int, user_id: int | None) -> Order | None: ...
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import builtins
 from collections import Counter
-from decimal import Decimal
 
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import (
@@ -13,22 +11,22 @@ from minicommerce.errors import (
     InsufficientStock,
     InvalidTransition,
     NotFound,
-    ShortItem,
     ValidationError,
 )
 from minicommerce.ids import is_valid_id
 from minicommerce.orders.models import (
+    MAX_ORDER_TOTAL,
     TRANSITIONS,
     AdminOrder,
     Customer,
     Order,
-    OrderItem,
     OrderStatus,
     PlaceOrder,
     StatusChange,
 )
+from minicommerce.orders.repository import KeyTaken, NewOrder
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id
-from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
+from minicommerce.uow import UnitOfWorkFactory
 
 _RESOURCE = "Order"
 MAX_KEY = 255
@@ -37,12 +35,12 @@ MAX_KEY = 255
 class OrderService:
     """Orders of signed-in users.
 
-    Placement is one transaction: lines for the same product are added up; stock is
-    taken with a conditional decrement (``stock >= quantity``) per product in ascending
-    id order, so concurrent buyers can never take stock below zero and multi-line orders
-    cannot deadlock; prices, names and SKUs are copied from the catalog; the cart is
-    emptied when it was used; the idempotency key is recorded with the order. Anything
-    failing rolls all of it back.
+    Placement is one transaction (see ``OrderRepository.place``): lines for the same
+    product are added up; every product's stock is taken all or nothing and never below
+    zero, in ascending id order so that concurrent multi-line orders cannot deadlock;
+    prices, names and SKUs are copied from the catalog; the cart is emptied when it was
+    used; the idempotency key is recorded with the order. Anything failing rolls all of it
+    back.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, currency: str, clock: Clock = utcnow) -> None:
@@ -57,30 +55,36 @@ class OrderService:
         of an earlier request with the same idempotency key)."""
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY:
             raise ValidationError.single("Idempotency-Key", f"must be 1 to {MAX_KEY} characters")
-        now = self._clock()
-        fingerprint = request.fingerprint() if idempotency_key is not None else ""
+        new = NewOrder(
+            user_id=user_id,
+            lines=_lines(request),
+            shipping_address=request.shipping_address.model_dump(mode="json"),
+            currency=self._currency,
+            now=self._clock(),
+            idempotency_key=idempotency_key,
+            fingerprint=request.fingerprint() if idempotency_key is not None else None,
+        )
         with self._uow(write=True) as uow:
-            if idempotency_key is not None:
-                earlier = uow.orders.claim_key(user_id, idempotency_key, fingerprint, now)
-                if earlier is not None:
-                    return self._replay(uow, user_id, fingerprint, earlier), False
-            wanted = self._wanted(uow, user_id, request)
-            items = self._take_stock(uow, wanted)
-            total = sum((item.line_total for item in items), Decimal("0.00"))
-            order = uow.orders.add(
-                user_id=user_id,
-                items=items,
-                total=total,
-                currency=self._currency,
-                address=request.shipping_address.model_dump(mode="json"),
-                now=now,
+            placed = uow.orders.place(new)
+            if isinstance(placed, Order):
+                uow.commit()
+                return placed, True
+            if isinstance(placed, KeyTaken):
+                if placed.fingerprint != new.fingerprint:
+                    raise IdempotencyKeyReused()
+                order = uow.orders.get(placed.order_id, user_id)
+                if order is None:  # pragma: no cover - the key lives on the order itself
+                    raise NotFound(_RESOURCE, placed.order_id)
+                return order, False
+        if placed.missing:
+            raise NotFound("Product", min(placed.missing))
+        if placed.short:
+            raise InsufficientStock(placed.short)
+        if placed.total is not None:
+            raise ValidationError.single(
+                "items", f"the order total {placed.total} is above the maximum {MAX_ORDER_TOTAL}"
             )
-            if request.items is None:
-                uow.carts.clear(user_id)
-            if idempotency_key is not None:
-                uow.orders.complete_key(user_id, idempotency_key, order.id)
-            uow.commit()
-        return order, True
+        raise EmptyCartError()
 
     def get(self, user_id: int, order_id: int) -> Order:
         """One of the user's orders; another user's order is not found."""
@@ -156,47 +160,17 @@ class OrderService:
         assert moved is not None
         return moved
 
-    def _wanted(self, uow: UnitOfWork, user_id: int, request: PlaceOrder) -> dict[int, int]:
-        """Quantities by product, lines for the same product added up."""
-        wanted: Counter[int] = Counter()
-        if request.items is not None:
-            for line in request.items:
-                wanted[line.product_id] += line.quantity
-        else:
-            for stored in uow.carts.lines(user_id):
-                wanted[stored.product_id] += stored.quantity
-            if not wanted:
-                raise EmptyCartError()
-        return dict(wanted)
 
-    def _take_stock(self, uow: UnitOfWork, wanted: dict[int, int]) -> builtins.list[OrderItem]:
-        items: builtins.list[OrderItem] = []
-        short: builtins.list[ShortItem] = []
-        for product_id in sorted(wanted):  # one lock order for every transaction
-            quantity = wanted[product_id]
-            taken = uow.orders.take_stock(product_id, quantity) if is_valid_id(product_id) else None
-            if taken is None:
-                available = uow.orders.stock_of(product_id) if is_valid_id(product_id) else None
-                if available is None:
-                    raise NotFound("Product", product_id)
-                short.append(ShortItem(product_id, quantity, available))
-                continue
-            sku, name, price = taken
-            items.append(OrderItem(product_id, sku, name, quantity, price, price * quantity))
-        if short:
-            raise InsufficientStock(short)
-        return items
-
-    def _replay(
-        self, uow: UnitOfWork, user_id: int, fingerprint: str, earlier: tuple[str, int | None]
-    ) -> Order:
-        stored, order_id = earlier
-        if stored != fingerprint:
-            raise IdempotencyKeyReused()
-        order = uow.orders.get(order_id, user_id) if order_id is not None else None
-        if order is None:  # pragma: no cover - the key and its order commit together
-            raise NotFound(_RESOURCE, order_id)
-        return order
+def _lines(request: PlaceOrder) -> dict[int, int] | None:
+    """Quantities by product, lines for the same product added up; ``None``: the cart."""
+    if request.items is None:
+        return None
+    wanted: Counter[int] = Counter()
+    for line in request.items:
+        if not is_valid_id(line.product_id):
+            raise NotFound("Product", line.product_id)
+        wanted[line.product_id] += line.quantity
+    return dict(wanted)
 
 
 def _admin(order: Order, customer: Customer) -> AdminOrder:

@@ -1,4 +1,4 @@
-"""Orders, their lines, stock movements and idempotency keys on SQLAlchemy Core."""
+"""Orders, their lines and stock movements on SQLAlchemy Core."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
-from minicommerce.storage.tables import idempotency_keys, order_items, orders, products, users
+from minicommerce.errors import ShortItem
+from minicommerce.orders.models import MAX_ORDER_TOTAL, Customer, Order, OrderItem, OrderStatus
+from minicommerce.orders.repository import KeyTaken, NewOrder, Placement, Refused
+from minicommerce.storage.tables import cart_items, order_items, orders, products, users
 
 _o = orders.c
 _i = order_items.c
 _p = products.c
-_k = idempotency_keys.c
 _ORDER = (_o.id, _o.status, _o.total_amount, _o.currency, _o.shipping_address, _o.created_at,
           _o.updated_at)  # fmt: skip
 _ITEM = (_i.order_id, _i.product_id, _i.sku, _i.name, _i.quantity, _i.unit_price, _i.line_total)
@@ -26,33 +26,59 @@ class SqlOrderRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
-    def claim_key(
-        self, user_id: int, key: str, fingerprint: str, now: datetime
-    ) -> tuple[str, int | None] | None:
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        # ON CONFLICT DO NOTHING waits for a concurrent claim of the same key to end, then
-        # yields to it: the later request replays the earlier one instead of failing.
-        inserted = self._conn.execute(
-            dialect.insert(idempotency_keys)
-            .values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
-            .on_conflict_do_nothing()
-            .returning(_k.user_id)
-        )
-        if inserted.first() is not None:  # rowcount is not reliable for this statement
-            return None
-        row = self._conn.execute(
-            sa.select(_k.fingerprint, _k.order_id).where(_k.user_id == user_id, _k.key == key)
-        ).one()
-        return row[0], row[1]
+    def place(self, new: NewOrder) -> Placement:
+        """Step by step, one statement at a time. Correct where write transactions run one
+        at a time (SQLite: ``BEGIN IMMEDIATE``): nothing can come between the key check and
+        the insert. PostgreSQL places orders in one statement (``postgres_orders.py``)."""
+        key = new.idempotency_key
+        if key is not None:
+            row = self._conn.execute(
+                sa.select(_o.request_fingerprint, _o.id).where(
+                    _o.user_id == new.user_id, _o.idempotency_key == key
+                )
+            ).first()
+            if row is not None:
+                return KeyTaken(row[0], row[1])
+        wanted = new.lines
+        if wanted is None:
+            wanted = {line.product_id: line.quantity for line in self._cart(new.user_id)}
+        if not wanted:
+            return Refused()
+        items: list[OrderItem] = []
+        shortfall = Refused()
+        for product_id in sorted(wanted):  # the same lock order as on PostgreSQL
+            quantity = wanted[product_id]
+            taken = self._take_stock(product_id, quantity)
+            if taken is None:
+                available = self._stock_of(product_id)
+                if available is None:
+                    shortfall.missing.append(product_id)
+                else:
+                    shortfall.short.append(ShortItem(product_id, quantity, available))
+                continue
+            sku, name, price = taken
+            items.append(OrderItem(product_id, sku, name, quantity, price, price * quantity))
+        if shortfall.missing or shortfall.short:
+            return shortfall
+        total = sum((item.line_total for item in items), Decimal("0.00"))
+        if total > MAX_ORDER_TOTAL:
+            return Refused(total=total)
+        order = self._add(new, items, total)
+        if new.lines is None:
+            self._conn.execute(sa.delete(cart_items).where(cart_items.c.user_id == new.user_id))
+        return order
 
-    def complete_key(self, user_id: int, key: str, order_id: int) -> None:
-        self._conn.execute(
-            sa.update(idempotency_keys)
-            .where(_k.user_id == user_id, _k.key == key)
-            .values(order_id=order_id)
+    def _cart(self, user_id: int) -> list[Any]:
+        return list(
+            self._conn.execute(
+                sa.select(cart_items.c.product_id, cart_items.c.quantity).where(
+                    cart_items.c.user_id == user_id
+                )
+            )
         )
 
-    def take_stock(self, product_id: int, quantity: int) -> tuple[str | None, str, Decimal] | None:
+    def _take_stock(self, product_id: int, quantity: int) -> tuple[str | None, str, Decimal] | None:
+        """Decrement a live product's stock if it has that much: its sku, name and price."""
         row = self._conn.execute(
             sa.update(products)
             .where(
@@ -65,7 +91,7 @@ class SqlOrderRepository:
         ).first()
         return None if row is None else (row[0], row[1], row[2])
 
-    def stock_of(self, product_id: int) -> int | None:
+    def _stock_of(self, product_id: int) -> int | None:
         return self._conn.execute(
             sa.select(_p.stock_quantity).where(_p.id == product_id, _p.deleted_at.is_(None))
         ).scalar_one_or_none()
@@ -78,26 +104,19 @@ class SqlOrderRepository:
                 .values(stock_quantity=_p.stock_quantity + line.quantity, version=_p.version + 1)
             )
 
-    def add(
-        self,
-        *,
-        user_id: int,
-        items: Sequence[OrderItem],
-        total: Decimal,
-        currency: str,
-        address: dict[str, Any],
-        now: datetime,
-    ) -> Order:
+    def _add(self, new: NewOrder, items: Sequence[OrderItem], total: Decimal) -> Order:
         order_id = self._conn.execute(
             sa.insert(orders)
             .values(
-                user_id=user_id,
+                user_id=new.user_id,
                 status=OrderStatus.PENDING.value,
                 total_amount=total,
-                currency=currency,
-                shipping_address=address,
-                created_at=now,
-                updated_at=now,
+                currency=new.currency,
+                shipping_address=new.shipping_address,
+                created_at=new.now,
+                updated_at=new.now,
+                idempotency_key=new.idempotency_key,
+                request_fingerprint=new.fingerprint,
             )
             .returning(_o.id)
         ).scalar_one()
@@ -121,10 +140,10 @@ class SqlOrderRepository:
             status=OrderStatus.PENDING,
             items=list(items),
             total_amount=total,
-            currency=currency,
-            shipping_address=address,
-            created_at=now,
-            updated_at=now,
+            currency=new.currency,
+            shipping_address=new.shipping_address,
+            created_at=new.now,
+            updated_at=new.now,
         )
 
     def get(self, order_id: int, user_id: int | None) -> Order | None:

@@ -53,6 +53,10 @@ class SqlUnitOfWork:
 
     @cached_property
     def orders(self) -> SqlOrderRepository:
+        if self._engine.dialect.name == "postgresql":
+            from minicommerce.storage.postgres_orders import PgOrderRepository  # needs psycopg
+
+            return PgOrderRepository(self._conn)
         return SqlOrderRepository(self._conn)
 
     def commit(self) -> None:
