@@ -70,7 +70,13 @@ def seed(shop: Shop, n_products: int, n_users: int) -> list[int]:
     with shop.database.writer.begin() as conn:
         conn.execute(sa.insert(products), rows)
         conn.execute(sa.insert(users), people)
-        return list(conn.execute(sa.select(users.c.id)).scalars())
+        ids = list(conn.execute(sa.select(users.c.id)).scalars())
+    with shop.database.writer.connect() as conn:
+        # Planner statistics, as autovacuum would have them on a live shop; without them
+        # a freshly loaded table looks empty and plans go wrong.
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+    return ids
 
 
 def id_range(shop: Shop) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,3 +123,16 @@ def test_refresh_tokens_are_random_and_stored_hashed() -> None:
 def test_short_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="32"):
         AccessTokenCodec("short")
+
+
+def test_a_verified_token_is_remembered_until_it_expires(codec: AccessTokenCodec) -> None:
+    token = codec.issue(42, now())
+    assert codec.verify(token) is codec.verify(token)  # the second check is the cached one
+    short = AccessTokenCodec(SECRET, ttl=1, leeway=0)
+    token = short.issue(7, now())
+    assert short.verify(token).user_id == 7
+    expiry = short.verify(token).expires_at.timestamp()
+    while time.time() < expiry:
+        time.sleep(0.05)
+    with pytest.raises(InvalidToken, match="expired"):
+        short.verify(token)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import (
     EmptyCartError,
@@ -165,12 +163,12 @@ def _lines(request: PlaceOrder) -> dict[int, int] | None:
     """Quantities by product, lines for the same product added up; ``None``: the cart."""
     if request.items is None:
         return None
-    wanted: Counter[int] = Counter()
+    wanted: dict[int, int] = {}
     for line in request.items:
         if not is_valid_id(line.product_id):
             raise NotFound("Product", line.product_id)
-        wanted[line.product_id] += line.quantity
-    return dict(wanted)
+        wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
+    return wanted
 
 
 def _admin(order: Order, customer: Customer) -> AdminOrder:

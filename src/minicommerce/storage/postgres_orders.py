@@ -49,10 +49,13 @@ _PLACE = """
 WITH wanted AS ({wanted}),
 locked AS (
     SELECT p.id, p.sku, p.name, p.price, p.stock_quantity, wanted.q
-    FROM products p JOIN wanted ON wanted.id = p.id
-    WHERE p.deleted_at IS NULL
-    ORDER BY p.id
-    FOR UPDATE OF p
+    FROM (
+        SELECT id, sku, name, price, stock_quantity FROM products
+        WHERE id = ANY (ARRAY(SELECT id FROM wanted)) AND deleted_at IS NULL
+        ORDER BY id
+        FOR UPDATE
+    ) AS p
+    JOIN wanted ON wanted.id = p.id
 ),
 new_order AS (
     INSERT INTO orders (user_id, status, total_amount, currency, shipping_address,

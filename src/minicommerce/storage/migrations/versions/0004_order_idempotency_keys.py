@@ -27,9 +27,7 @@ TIMESTAMP = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     op.add_column("orders", sa.Column("idempotency_key", sa.String(length=255), nullable=True))
-    op.add_column(
-        "orders", sa.Column("request_fingerprint", sa.String(length=64), nullable=True)
-    )
+    op.add_column("orders", sa.Column("request_fingerprint", sa.String(length=64), nullable=True))
     op.create_index(
         "uq_orders_user_id_idempotency_key",
         "orders",
