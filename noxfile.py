@@ -33,9 +33,11 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """HTTP and login benchmarks on PostgreSQL; prints figures and ratios to a ceiling."""
+    """Catalog, login and order benchmarks on PostgreSQL: figures and ratios to baselines
+    measured in the same run. ``nox -s bench -- <bench/run.py options>``."""
     session.install("-e", ".[server,postgres,redis]")
     session.run("python", "bench/run.py", *session.posargs)
+    session.run("python", "bench/orders.py")
 
 
 @nox.session

@@ -5,8 +5,9 @@
 It re-creates the database ``minicommerce_bench_orders``, seeds 10,000 products with ample
 stock and 200 customers, mints their access tokens with the server's secret (logins would
 only measure argon2), then loads POST /api/v1/orders with wrk: one line, a random product
-(spread) and one product for everyone (hot, the contention case). In process it places
-orders in a loop on one thread, on SQLite and on PostgreSQL.
+(spread) and one product for everyone (hot, the contention case), and counts the CPU the
+server's processes and PostgreSQL's spend per order. In process it places orders in a loop
+on one thread (SQLite and PostgreSQL) and on eight threads (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -32,6 +34,7 @@ from minicommerce.accounts.tokens import AccessTokenCodec
 from minicommerce.storage.tables import products, users
 
 HERE = Path(__file__).resolve().parent
+DJANGO_ORDERS_PER_S = 350
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DB = "minicommerce_bench_orders"
 URL = f"postgresql://postgres@127.0.0.1:5432/{DB}"
@@ -98,13 +101,35 @@ def wait_for(url: str, seconds: float = 30) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
+def cpu_seconds(pids: set[str]) -> float:
+    """User + system CPU of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone: its CPU is lost to the count, a small undercount
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> set[str]:
+    """A process and its children (the server and its workers)."""
+    kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return {str(pid), *kids.split()}
+
+
+def postgres() -> set[str]:
+    return set(subprocess.run(["pgrep", "postgres"], capture_output=True, text=True).stdout.split())
+
+
 def wrk(port: int, env: dict[str, str], duration: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
          "-s", str(HERE / "lua" / "orders.lua"), f"http://127.0.0.1:{port}"],
         env={**os.environ, **env}, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    match = re.search(r"BENCH_JSON (\{.*\})", out.stdout)
+    match = re.search(r"BENCH_JSON (\{.*\})", out.stdout)  # lua/report.lua
     if not match:
         raise SystemExit(out.stdout + out.stderr)
     data = json.loads(match.group(1))
@@ -117,15 +142,29 @@ def wrk(port: int, env: dict[str, str], duration: int, connections: int) -> dict
     }
 
 
-def in_process(url: str, ids: tuple[int, int], user_id: int, seconds: float) -> float:
-    with Shop.open(url, secret_key=SECRET, argon2=Argon2Parameters(1, 1024, 1)) as shop:
-        count, deadline = 0, time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            line = {"product_id": random.randint(*ids), "quantity": 1}
-            shop.orders.place(user_id, PlaceOrder.parse({"shipping_address": ADDRESS,
-                                                         "items": [line]}))  # fmt: skip
-            count += 1
-    return count / seconds
+def in_process(
+    url: str, ids: tuple[int, int], user_ids: list[int], seconds: float, threads: int = 1
+) -> float:
+    """Orders per second placed by ``threads`` threads calling ``shop.orders.place``."""
+    argon2 = Argon2Parameters(1, 1024, 1)
+    with Shop.open(url, secret_key=SECRET, argon2=argon2, pool_size=max(threads, 5)) as shop:
+        deadline = time.monotonic() + seconds
+        counts = [0] * threads
+
+        def buyer(slot: int) -> None:
+            user_id = user_ids[slot % len(user_ids)]
+            while time.monotonic() < deadline:
+                line = {"product_id": random.randint(*ids), "quantity": 1}
+                shop.orders.place(user_id, PlaceOrder.parse({"shipping_address": ADDRESS,
+                                                             "items": [line]}))  # fmt: skip
+                counts[slot] += 1
+
+        workers = [threading.Thread(target=buyer, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    return sum(counts) / seconds
 
 
 def main() -> None:
@@ -156,23 +195,43 @@ def main() -> None:
                   "BENCH_ID_MAX": str(ids[1])}  # fmt: skip
         hot = {**spread, "BENCH_ID_MAX": str(ids[0])}
         wrk(port, spread, 3, args.connections)  # warm-up
-        results["spread"] = wrk(port, spread, args.duration, args.connections)
-        results["hot"] = wrk(port, hot, args.duration, args.connections)
+        for name, scenario in (("spread", spread), ("hot", hot)):
+            server_pids, pg_pids = tree(server.pid), postgres()
+            server_cpu, pg_cpu = cpu_seconds(server_pids), cpu_seconds(pg_pids)
+            result = wrk(port, scenario, args.duration, args.connections)
+            orders = result["orders_per_s"] * args.duration
+            result["server_cpu_ms"] = 1000 * (cpu_seconds(server_pids) - server_cpu) / orders
+            pg_pids |= postgres()
+            result["pg_cpu_ms"] = 1000 * (cpu_seconds(pg_pids) - pg_cpu) / orders
+            results[name] = result
     finally:
         server.terminate()
         server.wait(30)
         tokens.unlink()
-    for name, r in results.items():
-        print(f"HTTP {name:7} {r['orders_per_s']:8,.0f} orders/s  p50 {r['p50_ms']:6.1f} ms  "
-              f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}")  # fmt: skip
-    pg = in_process(URL, ids, user_ids[0], 5)
+    pg = in_process(URL, ids, user_ids, 5)
+    pg_threads = in_process(URL, ids, user_ids, 5, threads=8)
     with tempfile.TemporaryDirectory() as tmp:
         lite = f"sqlite:///{tmp}/orders.db"
         with Shop.open(lite, secret_key=SECRET) as shop:
             lite_users = seed(shop, 1_000, 1)
             lite_ids = id_range(shop)
-        sq = in_process(lite, lite_ids, lite_users[0], 5)
-    print(f"in process, one thread: PostgreSQL {pg:,.0f} orders/s, SQLite {sq:,.0f} orders/s")
+        sq = in_process(lite, lite_ids, lite_users, 5)
+
+    print(f"\nPOST /api/v1/orders, one line, 2 granian workers, PostgreSQL, "
+          f"{args.connections} connections, {args.duration} s")  # fmt: skip
+    for name, r in results.items():
+        print(f"  {name:7} {r['orders_per_s']:7,.0f} orders/s  p50 {r['p50_ms']:6.1f} ms  "
+              f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}  CPU per order: server "
+              f"{r['server_cpu_ms']:.2f} ms, PostgreSQL {r['pg_cpu_ms']:.2f} ms")  # fmt: skip
+    spread_rate = results["spread"]["orders_per_s"]
+    print(f"  spread / in-process PostgreSQL with 8 threads (same run): "
+          f"{spread_rate / pg_threads:.2f}  (the cost of HTTP on top of the library)")  # fmt: skip
+    print(f"  spread / Django REST reference (~{DJANGO_ORDERS_PER_S} orders/s, issue #4, not "
+          f"measured here): {spread_rate / DJANGO_ORDERS_PER_S:.2f}x")  # fmt: skip
+    met = spread_rate >= 1_000 and results["spread"]["p99_ms"] < 100
+    print(f"  target >= 1,000 orders/s with p99 < 100 ms: {'MET' if met else 'NOT MET'}")
+    print(f"in process: PostgreSQL {pg:,.0f} orders/s (1 thread), {pg_threads:,.0f} orders/s "
+          f"(8 threads); SQLite {sq:,.0f} orders/s (1 thread)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -101,6 +102,7 @@ def create_app(
         ),
         request_max_body_size=MAX_BODY,
         on_shutdown=[shutdown],
+        state=State({"metrics": metrics}),
         debug=False,
         logging_config=None,
     )

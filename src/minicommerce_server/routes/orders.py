@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
@@ -19,7 +19,7 @@ from minicommerce import (
     User,
 )
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from minicommerce_server.observability import Metrics
+from minicommerce_server.observability import metrics_of
 from minicommerce_server.problems import problems
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
@@ -61,12 +61,12 @@ class OrderController(Controller):
         data: JSONBody[PlaceOrder],
         current_user: NamedDependency[User],
         shop: NamedDependency[Shop],
-        metrics: NamedDependency[Metrics],
+        request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey = None,
     ) -> Order:
         order, created = shop.orders.place(current_user.id, data, idempotency_key)
         if created:
-            metrics.count("orders_placed")
+            metrics_of(request).count("orders_placed")
         return order
 
     @get("/", sync_to_thread=True, summary="The caller's orders, newest first",
