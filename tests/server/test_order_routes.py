@@ -104,6 +104,17 @@ def test_bad_order_bodies_are_422(
     assert_validation(client.post(ORDERS, json=body, headers=customer.headers), *fields)
 
 
+def test_an_order_total_beyond_what_storage_holds_is_422(
+    client: Client, customer: Account, sqlite_shop: Shop
+) -> None:
+    gold = make_product(sqlite_shop, "Gold bar", "99999999.99", stock=1000)
+    response = place(client, customer, [{"product_id": gold.id, "quantity": 101}])
+    body = assert_validation(response, "items")
+    assert "above the maximum 9999999999.99" in body["errors"][0]["message"]
+    assert sqlite_shop.catalog.get(gold.id).stock_quantity == 1000
+    assert place(client, customer, [{"product_id": gold.id, "quantity": 100}]).status_code == 201
+
+
 def test_idempotency_key(client: Client, customer: Account, sqlite_shop: Shop) -> None:
     mug = make_product(sqlite_shop, stock=10)
     items = [{"product_id": mug.id, "quantity": 2}]
