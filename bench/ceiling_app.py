@@ -1,14 +1,15 @@
-"""The ceiling: a bare Litestar app that answers the two catalog routes with fixed bytes.
+"""The ceiling: a bare Litestar app that answers the benchmarked routes with fixed bytes.
 
-It serves, as-is, one list page body and one product body captured from the real server,
-so its responses weigh exactly what the real ones weigh, but it does no database work, no
-validation, no middleware and no serialisation. What the real server reaches as a fraction
-of this app's rate, on the same ASGI server and machine, is what the benchmark reports.
+It serves, as-is, bodies captured from the real server (a list page, a product, a placed
+order), so its responses weigh exactly what the real ones weigh, but it does no database
+work, no validation, no middleware and no serialisation (for orders it reads the request
+body and ignores it). What the real server reaches as a fraction of this app's rate, on
+the same ASGI server and machine, is what the benchmarks report.
 
-Run it (bench/run.py does) with::
+Run it (bench/run.py and bench/orders.py do) with any of the bodies::
 
     BENCH_CEILING_LIST=list.json BENCH_CEILING_DETAIL=detail.json \\
-        python bench/ceiling_app.py --port 8099 --workers 2
+        BENCH_CEILING_ORDER=order.json python bench/ceiling_app.py --port 8099 --workers 2
 """
 
 from __future__ import annotations
@@ -16,18 +17,27 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
-from litestar import Litestar, Response, get
+from litestar import Litestar, Request, Response, get, post
 
 LIST_ENV = "BENCH_CEILING_LIST"
 DETAIL_ENV = "BENCH_CEILING_DETAIL"
+ORDER_ENV = "BENCH_CEILING_ORDER"
 JSON = "application/json"
 
 
+def _body(env: str) -> bytes:
+    path = os.environ.get(env)
+    return Path(path).read_bytes() if path else b"{}"
+
+
 def create() -> Litestar:
-    """The app, with the bodies named by ``BENCH_CEILING_LIST`` and ``BENCH_CEILING_DETAIL``."""
-    list_body = Path(os.environ[LIST_ENV]).read_bytes()
-    detail_body = Path(os.environ[DETAIL_ENV]).read_bytes()
+    """The app, with the bodies named by ``BENCH_CEILING_LIST``, ``BENCH_CEILING_DETAIL``
+    and ``BENCH_CEILING_ORDER`` (each optional: ``{}`` without it)."""
+    list_body = _body(LIST_ENV)
+    detail_body = _body(DETAIL_ENV)
+    order_body = _body(ORDER_ENV)
 
     @get("/health", sync_to_thread=False)
     async def health() -> Response[bytes]:
@@ -41,8 +51,13 @@ def create() -> Litestar:
     async def get_product(product_id: int) -> Response[bytes]:
         return Response(detail_body, media_type=JSON, headers={"ETag": '"1"'})
 
+    @post("/api/v1/orders", sync_to_thread=False)
+    async def place_order(request: Request[Any, Any, Any]) -> Response[bytes]:
+        await request.body()
+        return Response(order_body, media_type=JSON, status_code=201)
+
     return Litestar(
-        route_handlers=[health, list_products, get_product],
+        route_handlers=[health, list_products, get_product, place_order],
         openapi_config=None,
         logging_config=None,
         debug=False,

@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -142,6 +143,33 @@ def wrk(port: int, env: dict[str, str], duration: int, connections: int) -> dict
     }
 
 
+def place_one(port: int, token: str, product_id: int) -> bytes:
+    """One order's response body, for the ceiling to send back."""
+    body = json.dumps({"shipping_address": ADDRESS,
+                       "items": [{"product_id": product_id, "quantity": 1}]}).encode()  # fmt: skip
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/orders", data=body, method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local URL
+        return bytes(response.read())
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A process group of its own, so that stopping it stops its workers too.
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 def in_process(
     url: str, ids: tuple[int, int], user_ids: list[int], seconds: float, threads: int = 1
 ) -> float:
@@ -183,17 +211,16 @@ def main() -> None:
            "MINICOMMERCE_RATE_LIMIT_ANON": "0", "MINICOMMERCE_RATE_LIMIT_USER": "0",
            "MINICOMMERCE_LOG_LEVEL": "WARNING", "MINICOMMERCE_DB_POOL_SIZE": "20"}  # fmt: skip
     port = random.randint(20_000, 40_000)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "minicommerce_server.cli", "serve", "--port", str(port),
-         "--workers", "2", "--no-demo-data"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = start([sys.executable, "-m", "minicommerce_server.cli", "serve", "--port",
+                    str(port), "--workers", "2", "--no-demo-data"], env)  # fmt: skip
     results: dict[str, dict[str, float]] = {}
+    spread = {"BENCH_TOKENS": str(tokens), "BENCH_ID_MIN": str(ids[0]),
+              "BENCH_ID_MAX": str(ids[1])}  # fmt: skip
+    hot = {**spread, "BENCH_ID_MAX": str(ids[0])}
+    order_body = Path(tempfile.mkstemp(suffix=".json")[1])
     try:
         wait_for(f"http://127.0.0.1:{port}/health")
-        spread = {"BENCH_TOKENS": str(tokens), "BENCH_ID_MIN": str(ids[0]),
-                  "BENCH_ID_MAX": str(ids[1])}  # fmt: skip
-        hot = {**spread, "BENCH_ID_MAX": str(ids[0])}
+        order_body.write_bytes(place_one(port, tokens.read_text().split()[0], ids[1]))
         wrk(port, spread, 3, args.connections)  # warm-up
         for name, scenario in (("spread", spread), ("hot", hot)):
             server_pids, pg_pids = tree(server.pid), postgres()
@@ -205,9 +232,20 @@ def main() -> None:
             result["pg_cpu_ms"] = 1000 * (cpu_seconds(pg_pids) - pg_cpu) / orders
             results[name] = result
     finally:
-        server.terminate()
-        server.wait(30)
+        stop(server)
+    # The ceiling: the same requests answered by a bare Litestar app with a captured order.
+    ceiling = start(
+        [sys.executable, str(HERE / "ceiling_app.py"), "--port", str(port + 1), "--workers", "2"],
+        {**os.environ, "BENCH_CEILING_ORDER": str(order_body)},
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port + 1}/health")
+        wrk(port + 1, spread, 2, args.connections)  # warm-up
+        results["ceiling"] = wrk(port + 1, spread, args.duration, args.connections)
+    finally:
+        stop(ceiling)
         tokens.unlink()
+        order_body.unlink()
     pg = in_process(URL, ids, user_ids, 5)
     pg_threads = in_process(URL, ids, user_ids, 5, threads=8)
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,10 +258,16 @@ def main() -> None:
     print(f"\nPOST /api/v1/orders, one line, 2 granian workers, PostgreSQL, "
           f"{args.connections} connections, {args.duration} s")  # fmt: skip
     for name, r in results.items():
+        cpu = (
+            f"  CPU per order: server {r['server_cpu_ms']:.2f} ms, PostgreSQL "
+            f"{r['pg_cpu_ms']:.2f} ms"
+            if "server_cpu_ms" in r
+            else "  (bare Litestar)"
+        )
         print(f"  {name:7} {r['orders_per_s']:7,.0f} orders/s  p50 {r['p50_ms']:6.1f} ms  "
-              f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}  CPU per order: server "
-              f"{r['server_cpu_ms']:.2f} ms, PostgreSQL {r['pg_cpu_ms']:.2f} ms")  # fmt: skip
+              f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}{cpu}")  # fmt: skip
     spread_rate = results["spread"]["orders_per_s"]
+    print(f"  spread / ceiling (same run): {spread_rate / results['ceiling']['orders_per_s']:.1%}")
     print(f"  spread / in-process PostgreSQL with 8 threads (same run): "
           f"{spread_rate / pg_threads:.2f}  (the cost of HTTP on top of the library)")  # fmt: skip
     print(f"  spread / Django REST reference (~{DJANGO_ORDERS_PER_S} orders/s, issue #4, not "
