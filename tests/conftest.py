@@ -11,6 +11,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,27 +52,33 @@ def require_service(name: str, url: str, default_port: int) -> None:
     pytest.skip(f"{message} (set MINICOMMERCE_TEST_{name.upper()}_URL or start it)")
 
 
-@pytest.fixture(scope="session")
-def postgres_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated once."""
+@contextmanager
+def new_postgres_database(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
     require_service("postgres", POSTGRES_URL, 5432)
-    name = f"mc_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(
         POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
         isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    database = open_database(url)
-    upgrade(database)
-    database.dispose()
     try:
-        yield url
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once."""
+    with new_postgres_database("mc_test") as url:
+        database = open_database(url)
+        upgrade(database)
+        database.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

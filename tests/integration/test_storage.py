@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +17,7 @@ from minicommerce import NewProduct, PreconditionFailed, ProductChanges, Registr
 from minicommerce.storage.engine import normalise_url, open_database
 from minicommerce.storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from minicommerce.storage.tables import metadata
-from tests.conftest import FAST_ARGON2, POSTGRES_URL, SECRET, require_service
+from tests.conftest import FAST_ARGON2, SECRET, new_postgres_database
 
 
 def test_migrations_build_exactly_the_declared_schema(shop: Shop) -> None:
@@ -163,20 +162,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    require_service("postgres", POSTGRES_URL, 5432)
-    name = f"mc_empty_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(
-        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with new_postgres_database("mc_empty") as url:
+        yield url
 
 
 def test_0004_moves_idempotency_keys_onto_orders_and_back(empty_database_url: str) -> None:
