@@ -72,6 +72,22 @@ def test_place_from_items(shop: Shop) -> None:
     assert shop.orders.get(uid, order.id) == order
 
 
+def test_checkout_leaves_out_what_the_cart_no_longer_shows(shop: Shop) -> None:
+    """An archived product leaves the cart view (test_carts); checkout agrees with it."""
+    uid = user(shop)
+    mug, gone = product(shop, stock=5), product(shop, stock=5, name="Gone")
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    shop.carts.set_quantity(uid, gone.id, LineQuantity(quantity=2))
+    shop.catalog.delete(gone.id)
+    order, _ = shop.orders.place(uid, request())
+    assert [(i.product_id, i.quantity) for i in order.items] == [(mug.id, 1)]
+    assert shop.carts.view(uid).items == []
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    shop.catalog.delete(mug.id)
+    with pytest.raises(EmptyCartError):  # nothing left that the customer can see
+        shop.orders.place(uid, request())
+
+
 def test_order_lines_are_copies(shop: Shop) -> None:
     uid = user(shop)
     mug = product(shop, "9.50")

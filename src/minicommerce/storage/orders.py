@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from minicommerce.errors import ShortItem
 from minicommerce.orders.models import MAX_ORDER_TOTAL, Customer, Order, OrderItem, OrderStatus
 from minicommerce.orders.repository import KeyTaken, NewOrder, Placement, Refused
-from minicommerce.storage.tables import cart_items, order_items, orders, products, users
+from minicommerce.storage.carts import SqlCartRepository
+from minicommerce.storage.tables import order_items, orders, products, users
 
 _o = orders.c
 _i = order_items.c
@@ -41,7 +42,9 @@ class SqlOrderRepository:
                 return KeyTaken(row[0], row[1])
         wanted = new.lines
         if wanted is None:
-            wanted = {line.product_id: line.quantity for line in self._cart(new.user_id)}
+            # What the customer sees in the cart: lines of archived products are left out.
+            cart = SqlCartRepository(self._conn)
+            wanted = {line.product_id: line.quantity for line in cart.lines(new.user_id)}
         if not wanted:
             return Refused()
         items: list[OrderItem] = []
@@ -65,17 +68,8 @@ class SqlOrderRepository:
             return Refused(total=total)
         order = self._add(new, items, total)
         if new.lines is None:
-            self._conn.execute(sa.delete(cart_items).where(cart_items.c.user_id == new.user_id))
+            SqlCartRepository(self._conn).clear(new.user_id)
         return order
-
-    def _cart(self, user_id: int) -> list[Any]:
-        return list(
-            self._conn.execute(
-                sa.select(cart_items.c.product_id, cart_items.c.quantity).where(
-                    cart_items.c.user_id == user_id
-                )
-            )
-        )
 
     def _take_stock(self, product_id: int, quantity: int) -> tuple[str | None, str, Decimal] | None:
         """Decrement a live product's stock if it has that much: its sku, name and price."""

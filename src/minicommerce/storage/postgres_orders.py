@@ -5,7 +5,7 @@ psycopg plus the server's own share, so the five statements of a step-by-step pl
 (begin, decrement, order, lines, commit) cost more than the work they do. One statement
 run in autocommit mode is atomic by itself and takes one round trip:
 
-1. ``wanted``: the lines (from parameters, or the user's cart rows, locked);
+1. ``wanted``: the lines (from parameters, or the user's cart rows of live products, locked);
 2. ``locked``: the live products among them, locked ``FOR UPDATE`` in ascending id order
    (the lock is taken after the sort), so concurrent multi-line orders always queue in the
    same order and cannot deadlock; the rows read are the latest committed versions;
@@ -37,8 +37,11 @@ from minicommerce.orders.repository import KeyTaken, NewOrder, Placement, Refuse
 from minicommerce.storage.orders import SqlOrderRepository
 
 _FROM_LINES = "SELECT id, q FROM unnest(%(ids)s::bigint[], %(quantities)s::int[]) AS w(id, q)"
+# What the customer sees in the cart (SqlCartRepository.lines): archived products left out.
 _FROM_CART = (
-    "SELECT product_id AS id, quantity AS q FROM cart_items WHERE user_id = %(user_id)s FOR UPDATE"
+    "SELECT c.product_id AS id, c.quantity AS q FROM cart_items c"
+    " JOIN products p ON p.id = c.product_id"
+    " WHERE c.user_id = %(user_id)s AND p.deleted_at IS NULL FOR UPDATE OF c"
 )
 _EMPTY_CART = """,
 emptied AS (
