@@ -64,30 +64,35 @@ def create() -> Litestar:
     )
 
 
-def main() -> None:
+def serve(factory: str, host: str, port: int, workers: int) -> None:
+    """Serve ``module:factory`` from this folder on granian (also used by experiments.py)."""
     from granian import Granian
     from granian.constants import Interfaces
 
+    here = Path(__file__).resolve().parent
+    # The workers import the module by name: make it importable from them.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p
+    )
+    Granian(
+        factory,
+        factory=True,
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+        log_access=False,
+        working_dir=here,
+    ).serve()
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    here = Path(__file__).resolve().parent
-    # The workers import this module by name: make it importable from them.
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p
-    )
-    Granian(
-        "ceiling_app:create",
-        factory=True,
-        address=args.host,
-        port=args.port,
-        workers=args.workers,
-        interface=Interfaces.ASGI,
-        log_access=False,
-        working_dir=here,
-    ).serve()
+    serve("ceiling_app:create", args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import argparse
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from litestar import Litestar
 from litestar.concurrency import set_asyncio_executor
@@ -56,8 +55,7 @@ def create() -> Litestar:
 
 
 def main() -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
+    from ceiling_app import serve
 
     parser = argparse.ArgumentParser(description="Serve one variant of the app on granian.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -65,21 +63,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--variant", default=os.environ.get(VARIANT_ENV, "real"))
     args = parser.parse_args()
-    here = Path(__file__).resolve().parent
     os.environ[VARIANT_ENV] = args.variant
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p
-    )
-    Granian(
-        "experiments:create",
-        factory=True,
-        address=args.host,
-        port=args.port,
-        workers=args.workers,
-        interface=Interfaces.ASGI,
-        log_access=False,
-        working_dir=here,
-    ).serve()
+    serve("experiments:create", args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,6 @@ def create_app(
     dependencies: dict[str, Any] = {
         "shop": Provide(lambda: shop, use_cache=True, sync_to_thread=False),
         "backends": Provide(lambda: backends, use_cache=True, sync_to_thread=False),
-        "metrics": Provide(lambda: metrics, use_cache=True, sync_to_thread=False),
         "current_user": Provide(provide_user, sync_to_thread=True),
         "staff_user": Provide(provide_staff, sync_to_thread=False),
     }

@@ -18,9 +18,9 @@ class Metrics:
     """Counters and latency histograms by method, route and status, for ``/metrics``.
 
     Each worker process counts its own requests; a scrape shows the worker that answered.
-    Also in the app's state (:func:`metrics_of`): a second dependency next to ``shop``
-    makes Litestar resolve the two in an anyio task group, about 12% of an order
-    request's CPU.
+    Kept in the app's state and read with :func:`metrics_of`, not injected: a second
+    dependency next to ``shop`` makes Litestar resolve the two in an anyio task group,
+    about 12% of an order request's CPU.
     """
 
     def __init__(self) -> None:

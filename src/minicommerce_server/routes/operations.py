@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from minicommerce import Shop
-from minicommerce_server.observability import Metrics
+from minicommerce_server.observability import metrics_of
 from minicommerce_server.services import Backends
 
 log = logging.getLogger("minicommerce.server")
@@ -59,5 +60,5 @@ class OperationsController(Controller):
         media_type=MediaType.TEXT,
         summary="Prometheus metrics (text format 0.0.4)",
     )
-    def metrics(self, metrics: NamedDependency[Metrics]) -> Response[str]:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+    def metrics(self, request: Request[Any, Any, Any]) -> Response[str]:
+        return Response(metrics_of(request).render(), media_type="text/plain; version=0.0.4")
