@@ -13,8 +13,6 @@ from __future__ import annotations
 from contextlib import suppress
 from decimal import Decimal
 
-import redis
-
 from minicommerce import (
     Credentials,
     EmailTaken,
@@ -26,6 +24,7 @@ from minicommerce import (
     Shop,
     SkuTaken,
 )
+from minicommerce.drivers import open_redis
 from minicommerce.ratelimit import Rate, RedisRateLimiter
 
 
@@ -33,7 +32,7 @@ def main() -> None:
     settings = Settings()
     if settings.redis_url is None:
         raise SystemExit("set MINICOMMERCE_REDIS_URL (and a PostgreSQL MINICOMMERCE_DATABASE_URL)")
-    limiter = RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+    limiter = RedisRateLimiter(open_redis(settings.redis_url))
     # Every process of this app shares the count: 5 attempts a minute per address.
     per_address = Rate(5, 60)
 

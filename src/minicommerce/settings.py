@@ -6,29 +6,22 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minicommerce.errors import ConfigurationError
-from minicommerce.ratelimit import Rate
 from minicommerce.storage.engine import is_memory_sqlite, normalise_url
 
 log = logging.getLogger("minicommerce.settings")
 
 
-def _rate(value: Any) -> Rate | None:
-    if value is None or isinstance(value, Rate):
-        return value
-    return Rate.parse(str(value))
-
-
-RateSetting = Annotated[Rate | None, BeforeValidator(_rate)]
-
-
 class Settings(BaseSettings):
-    """Every setting has a safe default except the secret key on PostgreSQL."""
+    """The shop's settings: what a script and the server both need. Every setting has a
+    safe default except the secret key on PostgreSQL. The server's own (rate limits, CORS,
+    proxies, log level) are on ``minicommerce_server.settings.ServerSettings``; here the
+    variables they are read from are ignored."""
 
     model_config = SettingsConfigDict(
         env_prefix="MINICOMMERCE_", env_file=".env", extra="ignore", frozen=True
@@ -39,10 +32,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     access_token_ttl: Annotated[int, Field(ge=30, le=86_400)] = 900
     refresh_token_ttl: Annotated[int, Field(ge=60, le=31_536_000)] = 1_209_600
-    rate_limit_anon: RateSetting = Rate(100, 60)
-    rate_limit_user: RateSetting = Rate(1000, 60)
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    cors_origins: str = ""
     # Beyond API.md:
     jwt_issuer: str = "minicommerce"
     jwt_audience: str = "minicommerce-api"
@@ -52,8 +42,6 @@ class Settings(BaseSettings):
     argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = 4
     login_max_failures: Annotated[int, Field(ge=1)] = 10
     login_failure_window: Annotated[int, Field(ge=1)] = 900
-    trust_forwarded_for: bool = False
-    log_level: str = "INFO"
 
     @field_validator("database_url")
     @classmethod
@@ -67,10 +55,6 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
         return value
-
-    @property
-    def cors_origin_list(self) -> list[str]:
-        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def is_sqlite(self) -> bool:

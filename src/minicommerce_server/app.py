@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 import minicommerce
-from minicommerce import Settings, Shop
+from minicommerce import Shop
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
 from minicommerce_server.problems import EXCEPTION_HANDLERS
@@ -25,13 +25,14 @@ from minicommerce_server.routes.operations import OperationsController
 from minicommerce_server.routes.orders import AdminOrderController, OrderController
 from minicommerce_server.security import provide_staff, provide_user
 from minicommerce_server.services import Backends
+from minicommerce_server.settings import ServerSettings
 
 API_PREFIX = "/api/v1"
 MAX_BODY = 2 * 1024 * 1024  # generous for JSON, small enough that no body can hurt
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: ServerSettings | None = None,
     *,
     shop: Shop | None = None,
     backends: Backends | None = None,
@@ -39,7 +40,7 @@ def create_app(
 ) -> Litestar:
     """Build the app. ``shop`` and ``backends`` default to what ``settings`` describe; the
     app closes what it opened itself on shutdown."""
-    settings = settings or Settings()
+    settings = settings or ServerSettings()
     if configure_logs:
         configure_logging(settings.log_level)
     owns_shop = shop is None

@@ -8,8 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from minicommerce import CommerceError, Settings, Shop, ValidationError
+from minicommerce import CommerceError, Shop, ValidationError
 from minicommerce.demo import load_demo_data
+from minicommerce_server.services import Backends
+from minicommerce_server.settings import ServerSettings
 
 log = logging.getLogger("minicommerce.cli")
 
@@ -65,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        settings = Settings()
+        settings = ServerSettings()
         if args.command == "serve":
             return _serve(settings, args)
         if args.command == "db":
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
 
 
-def _create_admin(settings: Settings, email: str, password: str | None) -> int:
+def _create_admin(settings: ServerSettings, email: str, password: str | None) -> int:
     with Shop.from_settings(settings, migrate=settings.is_sqlite) as shop:
         if password is None and shop.accounts.find_by_email(email) is None:
             password = getpass.getpass("Password for the new staff user: ")
@@ -104,10 +106,13 @@ def _create_admin(settings: Settings, email: str, password: str | None) -> int:
     return 0
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
+def _serve(settings: ServerSettings, args: argparse.Namespace) -> int:
     if settings.is_in_memory and args.workers > 1:
         _say("error: an in-memory SQLite database cannot be shared by several workers")
         return 2
+    # A Redis client that cannot be made (no driver) fails here, in one line, rather than
+    # in a traceback from every worker.
+    Backends.connect(settings.redis_url).close()
     # Done once here, before any worker starts: migrate the embedded database, make its
     # secret, and give a new shop something to show.
     with Shop.from_settings(settings, migrate=settings.is_sqlite) as shop:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from minicommerce.drivers import open_redis
 from minicommerce.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 if TYPE_CHECKING:
@@ -21,16 +22,7 @@ class Backends:
     def connect(cls, redis_url: str | None) -> Backends:
         if redis_url is None:
             return cls(None, MemoryRateLimiter())
-        try:
-            from redis import Redis
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError(
-                "MINICOMMERCE_REDIS_URL is set but redis is not installed: "
-                "pip install 'minicommerce[redis]'"
-            ) from exc
-        client = Redis.from_url(
-            redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
-        )
+        client = open_redis(redis_url)
         return cls(client, RedisRateLimiter(client))
 
     def redis_answers(self) -> bool | None:

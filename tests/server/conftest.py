@@ -9,14 +9,15 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from minicommerce import Registration, Settings, Shop
+from minicommerce import Registration, Shop
 from minicommerce_server.app import create_app
+from minicommerce_server.settings import ServerSettings
 from tests.conftest import SECRET
 
 Client = TestClient[Litestar]
 
 
-def make_settings(**overrides: object) -> Settings:
+def make_settings(**overrides: object) -> ServerSettings:
     values: dict[str, object] = {
         "secret_key": SECRET,
         "rate_limit_anon": "0",
@@ -24,7 +25,7 @@ def make_settings(**overrides: object) -> Settings:
         "log_level": "WARNING",
     }
     values.update(overrides)
-    return Settings.model_validate(values)
+    return ServerSettings.model_validate(values)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 from pydantic import ValidationError as SettingsError
 
 from minicommerce import ConfigurationError, Settings
-from minicommerce.ratelimit import Rate
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,20 +17,26 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.redis_url is None
     assert settings.access_token_ttl == 900
     assert settings.refresh_token_ttl == 1_209_600
-    assert settings.rate_limit_anon == Rate(100, 60)
-    assert settings.rate_limit_user == Rate(1000, 60)
     assert settings.currency == "USD"
-    assert settings.cors_origin_list == []
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MINICOMMERCE_RATE_LIMIT_ANON", "0")
-    monkeypatch.setenv("MINICOMMERCE_CORS_ORIGINS", "https://a.example, https://b.example")
     monkeypatch.setenv("MINICOMMERCE_CURRENCY", "EUR")
-    settings = Settings(_env_file=None)
-    assert settings.rate_limit_anon is None
-    assert settings.cors_origin_list == ["https://a.example", "https://b.example"]
-    assert settings.currency == "EUR"
+    assert Settings(_env_file=None).currency == "EUR"
+
+
+def test_the_core_has_no_server_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A library user never sees, nor has validated, what only an HTTP server uses.
+    server_only = {
+        "rate_limit_anon",
+        "rate_limit_user",
+        "cors_origins",
+        "trust_forwarded_for",
+        "log_level",
+    }
+    assert server_only.isdisjoint(Settings.model_fields)
+    monkeypatch.setenv("MINICOMMERCE_RATE_LIMIT_ANON", "not a rate")
+    assert Settings(_env_file=None).currency == "USD"
 
 
 @pytest.mark.parametrize(
@@ -40,7 +45,6 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("currency", "usd"),
         ("secret_key", "short"),
         ("database_url", "mysql://x/y"),
-        ("rate_limit_anon", "lots"),
         ("access_token_ttl", 5),
     ],
 )

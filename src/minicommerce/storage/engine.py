@@ -22,6 +22,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from minicommerce.drivers import require_psycopg
+
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
@@ -71,6 +73,7 @@ def open_database(
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _open_sqlite(parsed, echo=echo)
+    require_psycopg()
     common: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": max_overflow,
