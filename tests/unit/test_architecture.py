@@ -66,3 +66,18 @@ def test_importing_has_no_side_effects(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_core_on_sqlite_runs_without_the_optional_drivers() -> None:
+    # psycopg and redis are extras: a shop on SQLite must neither need nor load them.
+    code = (
+        "import sys\n"
+        "sys.modules['psycopg'] = sys.modules['redis'] = None\n"
+        "from minicommerce import Shop\n"
+        "import minicommerce.demo\n"
+        "with Shop.open('sqlite://') as shop:\n"
+        "    minicommerce.demo.load_demo_data(shop)\n"
+        "    print(shop.catalog.count() > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
