@@ -5,9 +5,23 @@ from __future__ import annotations
 from typing import Any, ClassVar, Self
 
 import pydantic
-from pydantic import ConfigDict, ValidationInfo, field_validator
+from pydantic import BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 from minicommerce.errors import ValidationError
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON has one kind of number, and JSON Schema's ``integer`` is any number without a
+    fraction: ``5.0`` is the integer 5. Booleans and strings stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+"""Put last in ``Annotated[StrictInt, Field(...), WHOLE_NUMBER]``: an integer input takes
+an ``int`` or a ``float`` with no fraction (``5.0``). Last, so that the JSON schema keeps the
+bounds of ``Field`` as ``minimum`` and ``maximum``."""
 
 
 def _exact_json_schema(schema: dict[str, Any], cls: type) -> None:

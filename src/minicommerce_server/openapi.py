@@ -10,7 +10,8 @@ Litestar writes the document from the route declarations; this module finishes i
   non-JSON bodies (400, 413, 415), paths that name nothing (404), rate limits (429),
   outages (503) and failures (500);
 - query and header parameters say the forms the server takes (cursors, ``If-Match``,
-  ``Idempotency-Key``), and never ``null``, which a query string cannot carry.
+  ``Idempotency-Key``). (An optional query parameter keeps Litestar's ``null``: the
+  server reads ``?in_stock=null`` as no value.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from litestar.openapi.plugins import (
 )
 
 from minicommerce.commands import Command, Part
-from minicommerce_server.problems import PROBLEM_MEDIA_TYPE, codes_for, describe, problem_example
+from minicommerce_server.problems import (
+    GENERIC_CODES,
+    PROBLEM_MEDIA_TYPE,
+    codes_for,
+    describe,
+    problem_example,
+)
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 API_PREFIX = "/api/"
@@ -127,11 +134,6 @@ def _exact_parameter(parameter: dict[str, Any]) -> None:
         if description:
             parameter["description"] = description
         return
-    schema = parameter.get("schema", {})
-    options = [option for option in schema.get("oneOf", ()) if option != {"type": "null"}]
-    if len(options) == 1:  # "null" cannot be sent in a path, query or header
-        del schema["oneOf"]
-        schema.update(options[0])
 
 
 def _exact_responses(path: str, method: str, operation: dict[str, Any]) -> None:
@@ -151,6 +153,9 @@ def _exact_responses(path: str, method: str, operation: dict[str, Any]) -> None:
         if key not in responses or not _is_problem(responses[key]):
             responses[key] = _problem_response(status, [], describe(status))
         _add_codes(responses[key], codes_for(status))
+    for status, codes in GENERIC_CODES.items():
+        if str(status) in responses:
+            _add_codes(responses[str(status)], codes)
     for key, response in list(responses.items()):
         if int(key) >= 400 and api and not _is_problem(response):
             # Litestar's own entry for its validation errors, which problems.py answers

@@ -235,9 +235,15 @@ DEFAULT_CODES: dict[int, tuple[str, ...]] = {
     412: (e.PreconditionFailed.code,),
     422: (e.ValidationError.code,),
     429: (e.RateLimited.code,),
+    500: ("internal_error", e.ConfigurationError.code),
     503: (e.ServiceUnavailable.code,),
 }
 """The codes of a status, where it is not the one code of :data:`HTTP_CODES`."""
+
+
+GENERIC_CODES: dict[int, tuple[str, ...]] = {409: (e.Conflict.code,)}
+"""Codes a status may carry besides the ones a route names: a conflict the route does not
+name is a plain ``conflict``."""
 
 
 def codes_for(status: int) -> tuple[str, ...]:

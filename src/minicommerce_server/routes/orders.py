@@ -18,6 +18,7 @@ from minicommerce import (
     StatusChange,
     User,
 )
+from minicommerce.ids import MAX_ID
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.observability import metrics_of
 from minicommerce_server.problems import problems
@@ -124,7 +125,7 @@ class AdminOrderController(Controller):
         self,
         shop: NamedDependency[Shop],
         status: FromQuery[OrderStatus | None] = None,
-        user_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        user_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Page[AdminOrder]:
