@@ -5,9 +5,55 @@ from __future__ import annotations
 from typing import Any, ClassVar, Self
 
 import pydantic
-from pydantic import ConfigDict, ValidationInfo, field_validator
+from pydantic import BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 from minicommerce.errors import ValidationError
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON has one kind of number, and JSON Schema's ``integer`` is any number without a
+    fraction: ``5.0`` is the integer 5. Booleans and strings stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+"""Put last in ``Annotated[StrictInt, Field(...), WHOLE_NUMBER]``: an integer input takes
+an ``int`` or a ``float`` with no fraction (``5.0``). Last, so that the JSON schema keeps the
+bounds of ``Field`` as ``minimum`` and ``maximum``."""
+
+
+def _exact_json_schema(schema: dict[str, Any], cls: type) -> None:
+    """Make a command's JSON schema say exactly what validation accepts.
+
+    Strings are stripped before their length is checked, so a required text must hold a
+    character that is not whitespace; and a field of :class:`Changes` takes ``null`` only
+    where the class lists it as ``nullable``.
+    """
+    nullable: frozenset[str] | None = getattr(cls, "nullable", None)
+    fields: dict[str, Any] = getattr(cls, "model_fields", {})
+    for name, prop in schema.get("properties", {}).items():
+        if nullable is not None and name not in nullable and "anyOf" in prop:
+            options = [option for option in prop.pop("anyOf") if option != {"type": "null"}]
+            if len(options) == 1:
+                prop.update(options[0])
+            else:
+                prop["anyOf"] = options
+            if prop.get("default", ...) is None:
+                del prop["default"]
+        field = fields.get(name)
+        stripped = field is not None and all(
+            getattr(item, "strip_whitespace", None) is not False for item in field.metadata
+        )
+        for option in [prop, *prop.get("anyOf", ())]:
+            if stripped and option.get("type") == "string" and option.get("minLength") == 1:
+                option.setdefault("pattern", r"\S")
+
+
+_CONFIG = ConfigDict(
+    extra="forbid", frozen=True, str_strip_whitespace=True, json_schema_extra=_exact_json_schema
+)
 
 
 class Part(pydantic.BaseModel):
@@ -19,7 +65,7 @@ class Part(pydantic.BaseModel):
     models, which would cut the paths short.)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = _CONFIG
 
 
 class Command(pydantic.BaseModel):
@@ -30,7 +76,7 @@ class Command(pydantic.BaseModel):
     can never set what a command does not name.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = _CONFIG
 
     def __init__(self, /, **data: Any) -> None:
         try:

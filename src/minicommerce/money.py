@@ -16,6 +16,9 @@ CENT = Decimal("0.01")
 MAX_PRICE = Decimal("100000000")  # exclusive: prices are below one hundred million
 _PLAIN_NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
 PRICE_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2})?$"
+# A price is above zero, so its documented form leaves out "0" and "0.00"; leading zeros,
+# which the parser also takes, are left out of the documented form too.
+POSITIVE_PRICE_PATTERN = r"^([1-9][0-9]{0,7}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$"
 
 
 def to_cents(amount: Decimal) -> Decimal:
@@ -69,7 +72,7 @@ Price = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": PRICE_PATTERN,
+            "pattern": POSITIVE_PRICE_PATTERN,
             "description": "Exact amount with at most two fraction digits, > 0 and < 100000000.",
             "examples": ["19.99"],
         }

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 
 import minicommerce
 from minicommerce import Shop
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
+from minicommerce_server.openapi import render_plugins
 from minicommerce_server.problems import EXCEPTION_HANDLERS
 from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
@@ -23,7 +25,7 @@ from minicommerce_server.routes.catalog import ProductController
 from minicommerce_server.routes.me import MeController
 from minicommerce_server.routes.operations import OperationsController
 from minicommerce_server.routes.orders import AdminOrderController, OrderController
-from minicommerce_server.security import provide_staff, provide_user
+from minicommerce_server.security import provide_user
 from minicommerce_server.services import Backends
 from minicommerce_server.settings import ServerSettings
 
@@ -81,10 +83,20 @@ def create_app(
         "shop": Provide(lambda: shop, use_cache=True, sync_to_thread=False),
         "backends": Provide(lambda: backends, use_cache=True, sync_to_thread=False),
         "current_user": Provide(provide_user, sync_to_thread=True),
-        "staff_user": Provide(provide_staff, sync_to_thread=False),
     }
+    allowed: dict[str, str] = {}
+
+    def answer_options(request: Request[Any, Any, Any]) -> Response[None] | None:
+        """``OPTIONS`` answers every method of the path in ``Allow``: Litestar's own answer
+        lists only the methods of the handler it was made with (one of several on a path)."""
+        if request.method != "OPTIONS":
+            return None
+        allow = allowed.get(request.scope.get("path_template", ""))
+        return Response(None, status_code=204, headers={"Allow": allow} if allow else None)
+
     app = Litestar(
         route_handlers=[api, OperationsController],
+        before_request=answer_options,
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
@@ -94,6 +106,7 @@ def create_app(
             description="The minicommerce HTTP API, version 1. Errors are RFC 9457 problem "
             "details (`application/problem+json`) with a stable `code`.",
             path="/schema",
+            render_plugins=render_plugins(),
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
@@ -102,10 +115,13 @@ def create_app(
         ),
         request_max_body_size=MAX_BODY,
         on_shutdown=[shutdown],
-        state=State({"metrics": metrics}),
+        state=State({"metrics": metrics, "shop": shop}),
         debug=False,
         logging_config=None,
     )
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            allowed[route.path_format] = ", ".join(sorted(route.methods))
     # Outside routing, so that 404s, 405s and 429s get a request id, a log line and a count.
     app.asgi_handler = EdgeMiddleware(
         app.asgi_handler,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -32,7 +34,7 @@ STATUS_FOR: tuple[tuple[type[e.CommerceError], int], ...] = (
     (e.ConfigurationError, 500),
 )
 
-_HTTP_CODES = {
+HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
     403: "permission_denied",
@@ -175,7 +177,7 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return problem_response(
         request,
         status=status,
-        code=_HTTP_CODES.get(status, "http_error"),
+        code=HTTP_CODES.get(status, "http_error"),
         title=_title(status),
         detail=detail,
         headers=headers or None,
@@ -210,37 +212,106 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Exception: internal_error_handler,
 }
 
+# What each status means, and the codes it carries unless a route names its own.
 _DESCRIPTIONS = {
-    401: "Missing, invalid or expired access token (`unauthenticated`, `invalid_token`).",
-    403: "Authenticated but not allowed (`permission_denied`).",
-    404: "Not found (`not_found`).",
+    400: "The body is not well-formed JSON.",
+    401: "Missing, invalid or expired access token.",
+    403: "Authenticated but not allowed: the route is for staff.",
+    404: "Not found.",
+    405: "The path does not take this method; `Allow` lists the ones it takes.",
     409: "Conflict with the current state.",
-    412: "`If-Match` no longer matches (`precondition_failed`).",
-    422: "Invalid input (`validation_error`); `errors` lists each field.",
-    429: "Rate limited (`rate_limited`); see `Retry-After`.",
+    412: "`If-Match` no longer matches.",
+    413: "The body is larger than the server takes.",
+    415: "The body is not `application/json`.",
+    422: "Invalid input; `errors` lists each field.",
+    429: "Rate limited; see `Retry-After`.",
+    500: "Unexpected failure; quote `request_id` when reporting it.",
+    503: "A backing service (database, Redis) is down or too slow; see `Retry-After`.",
 }
+DEFAULT_CODES: dict[int, tuple[str, ...]] = {
+    401: (e.AuthenticationError.code, e.InvalidToken.code),
+    403: (e.PermissionDenied.code,),
+    404: (e.NotFound.code,),
+    412: (e.PreconditionFailed.code,),
+    422: (e.ValidationError.code,),
+    429: (e.RateLimited.code,),
+    500: ("internal_error", e.ConfigurationError.code),
+    503: (e.ServiceUnavailable.code,),
+}
+"""The codes of a status, where it is not the one code of :data:`HTTP_CODES`."""
 
 
-def problems(*statuses: int, **described: str) -> dict[int, ResponseSpec]:
+GENERIC_CODES: dict[int, tuple[str, ...]] = {409: (e.Conflict.code,)}
+"""Codes a status may carry besides the ones a route names: a conflict the route does not
+name is a plain ``conflict``."""
+
+
+def codes_for(status: int) -> tuple[str, ...]:
+    """The codes a status carries unless a route says otherwise."""
+    return DEFAULT_CODES.get(status) or (HTTP_CODES.get(status, "http_error"),)
+
+
+def _titles() -> dict[str, str]:
+    titles: dict[str, str] = {}
+    pending: list[type[e.CommerceError]] = [e.CommerceError]
+    while pending:
+        cls = pending.pop()
+        titles[cls.code] = cls.title
+        pending.extend(cls.__subclasses__())
+    return titles
+
+
+_TITLES = _titles()
+
+
+def describe(status: int) -> str:
+    return _DESCRIPTIONS.get(status, _title(status))
+
+
+def problem_example(status: int, code: str) -> dict[str, Any]:
+    """What a problem with this code looks like (the detail varies with the case)."""
+    title = _TITLES.get(code) or _title(status)
+    return {
+        "type": TYPE_PREFIX + code,
+        "title": title,
+        "status": status,
+        "detail": title + ".",
+        "code": code,
+    }
+
+
+def problem_response_spec(
+    status: int, codes: Sequence[str] = (), description: str | None = None
+) -> ResponseSpec:
+    """The OpenAPI entry of one problem status, with an example for each code it can take
+    (the document lists the codes as the values of ``code``)."""
+    codes = tuple(codes) or codes_for(status)
+    examples = [
+        Example(id=code, summary=code, value=problem_example(status, code)) for code in codes
+    ]
+    return ResponseSpec(
+        data_container=Problem,
+        description=description or describe(status),
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+        examples=examples,
+    )
+
+
+Described = str | tuple[str, ...]
+
+
+def problems(*statuses: int, **described: Described) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problem responses a route can answer with.
 
-    ``described`` adds statuses with their own text, e.g. ``_409="`sku_taken`"``.
+    ``described`` adds statuses with their own text and codes, e.g.
+    ``_409=("The SKU is taken.", "sku_taken")``. The statuses every route or every body
+    can answer (429, 500, 503, 400, 413, 415, ...) are added to the whole document by
+    :mod:`minicommerce_server.openapi`.
     """
-    specs = {
-        status: ResponseSpec(
-            data_container=Problem,
-            description=_DESCRIPTIONS.get(status, _title(status)),
-            media_type=PROBLEM_MEDIA_TYPE,
-            generate_examples=False,
-        )
-        for status in statuses
-    }
-    for key, text in described.items():
+    specs = {status: problem_response_spec(status) for status in statuses}
+    for key, value in described.items():
         status = int(key.lstrip("_"))
-        specs[status] = ResponseSpec(
-            data_container=Problem,
-            description=text,
-            media_type=PROBLEM_MEDIA_TYPE,
-            generate_examples=False,
-        )
+        text, *codes = (value,) if isinstance(value, str) else value
+        specs[status] = problem_response_spec(status, codes, text)
     return specs

@@ -95,7 +95,7 @@ def test_unknown_product_and_stock(shop: Shop) -> None:
     assert shop.carts.view(uid).items == []
 
 
-@pytest.mark.parametrize("quantity", [-1, 1001, "2", 1.0, True])
+@pytest.mark.parametrize("quantity", [-1, 1001, "2", 1.5, True])
 def test_quantity_bounds(quantity: object) -> None:
     with pytest.raises(ValidationError):
         LineQuantity(quantity=quantity)

@@ -69,9 +69,16 @@ def test_new_product_rules() -> None:
 
 
 def test_stock_must_be_a_real_integer() -> None:
-    for bad in ("5", 5.0, True):
+    for bad in ("5", 5.5, True, float("inf")):
         with pytest.raises(ValidationError):
             NewProduct(name="Mug", price="1.00", stock_quantity=bad)
+
+
+def test_a_whole_float_is_an_integer() -> None:
+    # JSON Schema's integer is any number without a fraction: JSON's 5.0 is 5.
+    product = NewProduct(name="Mug", price="1.00", stock_quantity=5.0)
+    assert product.stock_quantity == 5
+    assert type(product.stock_quantity) is int
 
 
 def test_product_changes_know_what_was_given() -> None:

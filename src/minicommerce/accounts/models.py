@@ -13,6 +13,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from minicommerce.commands import Changes, Command
@@ -21,6 +22,7 @@ from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+MAX_EMAIL = 254
 
 
 def normalise_email(value: str) -> str:
@@ -30,12 +32,25 @@ def normalise_email(value: str) -> str:
     for a confirmation mail to prove, not for a regular expression.
     """
     email = value.strip().lower()
-    if len(email) > 254 or not _EMAIL.fullmatch(email):
+    if len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
         raise ValueError("is not a valid email address")
     return email
 
 
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalise_email)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320),
+    AfterValidator(normalise_email),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": MAX_EMAIL,
+            "pattern": f"^{_EMAIL.pattern}$",
+            "description": "Compared case-insensitively and stored trimmed and lower-cased.",
+            "examples": ["ada@example.com"],
+        }
+    ),
+]
 Password = Annotated[
     str,
     StringConstraints(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, strip_whitespace=False),

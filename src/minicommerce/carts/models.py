@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from minicommerce.commands import Command
+from minicommerce.commands import WHOLE_NUMBER, Command
 
 MAX_LINE_QUANTITY = 1000
 
@@ -37,7 +37,7 @@ class Cart:
 class LineQuantity(Command):
     """The quantity a cart line should have: 1..1000, or 0 to remove the line."""
 
-    quantity: Annotated[StrictInt, Field(ge=0, le=MAX_LINE_QUANTITY)]
+    quantity: Annotated[StrictInt, Field(ge=0, le=MAX_LINE_QUANTITY), WHOLE_NUMBER]
 
 
 @dataclass(slots=True)

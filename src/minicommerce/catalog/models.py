@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from minicommerce.commands import Changes, Command
+from minicommerce.commands import WHOLE_NUMBER, Changes, Command
 from minicommerce.money import Amount, Price
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -22,7 +22,7 @@ Sku = Annotated[
     StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
 ]
 Description = Annotated[str, StringConstraints(max_length=5000)]
-StockQuantity = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
+StockQuantity = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK), WHOLE_NUMBER]
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field, StrictInt, StringConstraints
 
 from minicommerce.carts.models import MAX_LINE_QUANTITY
-from minicommerce.commands import Command, Part
+from minicommerce.commands import WHOLE_NUMBER, Command, Part
 
 MAX_ORDER_LINES = 100
 MAX_ORDER_TOTAL = Decimal("9999999999.99")
@@ -54,8 +54,8 @@ class ShippingAddress(Part):
 
 
 class OrderLineInput(Part):
-    product_id: Annotated[StrictInt, Field(ge=1)]
-    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_LINE_QUANTITY)]
+    product_id: Annotated[StrictInt, Field(ge=1), WHOLE_NUMBER]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_LINE_QUANTITY), WHOLE_NUMBER]
 
 
 class PlaceOrder(Command):

@@ -11,12 +11,15 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from minicommerce import Page, Shop, User, UserAdminChanges, UserQuery
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.problems import problems
+from minicommerce_server.routes.catalog import blank_to_none
+from minicommerce_server.security import staff_only
 
 
 class AdminUserController(Controller):
     path = "/admin/users"
     tags = ["Admin"]
     security = [{"BearerToken": []}]
+    guards = [staff_only]
 
     @get(
         "/",
@@ -26,13 +29,12 @@ class AdminUserController(Controller):
     )
     def list_users(
         self,
-        staff_user: NamedDependency[User],
         shop: NamedDependency[Shop],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Page[User]:
-        return shop.accounts.list(UserQuery(limit=limit, cursor=cursor, q=q or None))
+        return shop.accounts.list(UserQuery(limit=limit, cursor=cursor, q=blank_to_none(q)))
 
     @get(
         "/{user_id:int}",
@@ -40,9 +42,7 @@ class AdminUserController(Controller):
         summary="One account (staff)",
         responses=problems(401, 403, 404, 429),
     )
-    def get_user(
-        self, user_id: FromPath[int], staff_user: NamedDependency[User], shop: NamedDependency[Shop]
-    ) -> User:
+    def get_user(self, user_id: FromPath[int], shop: NamedDependency[Shop]) -> User:
         return shop.accounts.get(user_id)
 
     @patch(
@@ -52,14 +52,18 @@ class AdminUserController(Controller):
         description="Deactivating an account ends its sessions. Staff cannot demote or "
         "deactivate themselves.",
         responses=problems(
-            401, 403, 404, 422, 429, _409="Staff changing their own access (`self_modification`)."
+            401,
+            403,
+            404,
+            422,
+            _409=("Staff cannot demote or deactivate themselves.", "self_modification"),
         ),
     )
     def update_user(
         self,
         user_id: FromPath[int],
         data: JSONBody[UserAdminChanges],
-        staff_user: NamedDependency[User],
+        current_user: NamedDependency[User],
         shop: NamedDependency[Shop],
     ) -> User:
-        return shop.accounts.administer(staff_user.id, user_id, data)
+        return shop.accounts.administer(current_user.id, user_id, data)

@@ -19,7 +19,7 @@ class AuthController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="Create a customer account",
-        responses=problems(422, 429, _409="The email is already registered (`email_taken`)."),
+        responses=problems(422, 429, _409=("The email is already registered.", "email_taken")),
     )
     def register(self, data: JSONBody[Registration], shop: NamedDependency[Shop]) -> User:
         return shop.accounts.register(data)
@@ -34,7 +34,10 @@ class AuthController(Controller):
         responses=problems(
             422,
             429,
-            _401="Unknown email, wrong password or inactive account (`invalid_credentials`).",
+            _401=(
+                "Unknown email, wrong password or inactive account.",
+                "invalid_credentials",
+            ),
         ),
     )
     def login(self, data: JSONBody[Credentials], shop: NamedDependency[Shop]) -> TokenPair:
@@ -48,7 +51,7 @@ class AuthController(Controller):
         description="The refresh token is single use. Presenting a used token again revokes "
         "every token of its session (reuse detection).",
         responses=problems(
-            422, 429, _401="Invalid, expired, reused or revoked refresh token (`invalid_token`)."
+            422, 429, _401=("Invalid, expired, reused or revoked refresh token.", "invalid_token")
         ),
     )
     def refresh(self, data: JSONBody[RefreshRequest], shop: NamedDependency[Shop]) -> TokenPair:

@@ -28,7 +28,7 @@ class CartController(Controller):
             404,
             422,
             429,
-            _409="More than the stock (`insufficient_stock`); `errors` names the product.",
+            _409=("More than the stock; `errors` names the product.", "insufficient_stock"),
         ),
     )
     def set_item(

@@ -17,11 +17,11 @@ from minicommerce import (
     ProductQuery,
     ProductSort,
     Shop,
-    User,
 )
 from minicommerce.money import PRICE_PATTERN
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.problems import problems
+from minicommerce_server.security import staff_only
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 ETAG = ResponseHeader(
@@ -37,6 +37,11 @@ IfMatch = Annotated[
         description="An ETag from a previous read: the change applies only if it still matches.",
     ),
 ]
+
+
+def blank_to_none(text: str | None) -> str | None:
+    """An empty or blank search is no search (rather than a 422 for its empty text)."""
+    return (text or "").strip() or None
 
 
 def etag(product: Product) -> str:
@@ -89,7 +94,7 @@ class ProductController(Controller):
         query = ProductQuery(
             limit=limit,
             cursor=cursor,
-            q=q or None,
+            q=blank_to_none(q),
             min_price=min_price,
             max_price=max_price,
             in_stock=in_stock,
@@ -115,14 +120,14 @@ class ProductController(Controller):
         status_code=201,
         sync_to_thread=True,
         security=BEARER,
+        guards=[staff_only],
         summary="Add a product (staff)",
         response_headers=[ETAG],
-        responses=problems(401, 403, 422, 429, _409="The SKU is taken (`sku_taken`)."),
+        responses=problems(401, 403, 422, _409=("The SKU is taken.", "sku_taken")),
     )
     def create_product(
         self,
         data: JSONBody[NewProduct],
-        staff_user: NamedDependency[User],
         shop: NamedDependency[Shop],
     ) -> Response[Product]:
         product = shop.catalog.create(data)
@@ -132,17 +137,17 @@ class ProductController(Controller):
         "/{product_id:int}",
         sync_to_thread=True,
         security=BEARER,
+        guards=[staff_only],
         summary="Change a product (staff)",
         description="Any subset of the create fields. With `If-Match`, only if the product "
         "is still at that version.",
         response_headers=[ETAG],
-        responses=problems(401, 403, 404, 412, 422, 429, _409="The SKU is taken (`sku_taken`)."),
+        responses=problems(401, 403, 404, 412, 422, _409=("The SKU is taken.", "sku_taken")),
     )
     def update_product(
         self,
         product_id: FromPath[int],
         data: JSONBody[ProductChanges],
-        staff_user: NamedDependency[User],
         shop: NamedDependency[Shop],
         if_match: IfMatch = None,
     ) -> Response[Product]:
@@ -154,6 +159,7 @@ class ProductController(Controller):
         status_code=204,
         sync_to_thread=True,
         security=BEARER,
+        guards=[staff_only],
         summary="Remove a product from the catalog (staff)",
         description="The product is archived: it leaves the catalog and cannot be bought; "
         "orders keep their lines.",
@@ -162,7 +168,6 @@ class ProductController(Controller):
     def delete_product(
         self,
         product_id: FromPath[int],
-        staff_user: NamedDependency[User],
         shop: NamedDependency[Shop],
         if_match: IfMatch = None,
     ) -> None:

@@ -44,7 +44,12 @@ class MeController(Controller):
         responses=problems(
             422,
             429,
-            _401="Not signed in, or the current password is wrong (`invalid_credentials`).",
+            _401=(
+                "Not signed in, or the current password is wrong.",
+                "unauthenticated",
+                "invalid_token",
+                "invalid_credentials",
+            ),
         ),
     )
     def change_password(

@@ -18,9 +18,11 @@ from minicommerce import (
     StatusChange,
     User,
 )
+from minicommerce.ids import MAX_ID
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.observability import metrics_of
 from minicommerce_server.problems import problems
+from minicommerce_server.security import staff_only
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
@@ -50,10 +52,15 @@ class OrderController(Controller):
         "transaction. Without `items` the cart is checked out and emptied.",
         responses=problems(
             401,
-            404,
-            422,
-            429,
-            _409="Not enough stock (`insufficient_stock`); `errors` names the short products.",
+            _404=("A product of `items` does not exist or was removed.", "not_found"),
+            _409=("Not enough stock; `errors` names the short products.", "insufficient_stock"),
+            _422=(
+                "Invalid input (`errors` lists each field), an empty cart to check out, or an "
+                "`Idempotency-Key` already used for another request.",
+                "validation_error",
+                "empty_cart",
+                "idempotency_key_reused",
+            ),
         ),
     )
     def place(
@@ -95,7 +102,7 @@ class OrderController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Cancel one's own pending order (the stock returns)",
-        responses=problems(401, 404, 429, _409="Not pending any more (`invalid_transition`)."),
+        responses=problems(401, 404, 429, _409=("Not pending any more.", "invalid_transition")),
     )
     def cancel(
         self,
@@ -110,15 +117,15 @@ class AdminOrderController(Controller):
     path = "/admin/orders"
     tags = ["Admin"]
     security = BEARER
+    guards = [staff_only]
 
     @get("/", sync_to_thread=True, summary="Every order, newest first, with its customer (staff)",
          responses=problems(401, 403, 422, 429))  # fmt: skip
     def list_orders(
         self,
-        staff_user: NamedDependency[User],
         shop: NamedDependency[Shop],
         status: FromQuery[OrderStatus | None] = None,
-        user_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        user_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: FromQuery[str | None] = None,
     ) -> Page[AdminOrder]:
@@ -129,7 +136,6 @@ class AdminOrderController(Controller):
     def get_order(
         self,
         order_id: FromPath[int],
-        staff_user: NamedDependency[User],
         shop: NamedDependency[Shop],
     ) -> AdminOrder:
         return shop.orders.admin_get(order_id)
@@ -139,14 +145,13 @@ class AdminOrderController(Controller):
         sync_to_thread=True,
         summary="Move an order along pending → paid → shipped → delivered, or cancel (staff)",
         responses=problems(
-            401, 403, 404, 422, 429, _409="Not a move of the state machine (`invalid_transition`)."
+            401, 403, 404, 422, 429, _409=("Not a move of the state machine.", "invalid_transition")
         ),
     )
     def set_status(
         self,
         order_id: FromPath[int],
         data: JSONBody[StatusChange],
-        staff_user: NamedDependency[User],
         shop: NamedDependency[Shop],
     ) -> AdminOrder:
         return shop.orders.set_status(order_id, data)
