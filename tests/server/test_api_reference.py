@@ -15,13 +15,13 @@ import msgspec
 import pytest
 
 from minicommerce import errors
-from minicommerce_server.problems import _HTTP_CODES, STATUS_FOR, Problem
+from minicommerce_server.problems import HTTP_CODES, STATUS_FOR, Problem
 from tests.server.conftest import Client
 
 REFERENCE = Path(__file__).parents[2] / "docs" / "api.md"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Statuses the reference states once for every route instead of on each row.
-STATED_ONCE = {400, 429}
+STATED_ONCE = {400, 413, 415, 429, 500, 503}
 
 Route = tuple[str, str]
 
@@ -77,7 +77,7 @@ def schema_routes(schema: dict[str, Any]) -> dict[Route, tuple[int, set[int]]]:
 
 def server_codes() -> dict[str, int]:
     """Every code the server answers with: the error classes' and the HTTP-level ones."""
-    codes = {code: status for status, code in _HTTP_CODES.items()}
+    codes = {code: status for status, code in HTTP_CODES.items()}
     pending = list(errors.CommerceError.__subclasses__())
     while pending:
         cls = pending.pop()
@@ -119,7 +119,8 @@ def test_the_reference_gives_each_route_its_statuses(
     documented = documented_routes(reference)
     for route, (success, failures) in schema_routes(schema).items():
         assert documented[route][0] == success, route
-        assert documented[route][1] == failures - STATED_ONCE, route
+        stated_once = STATED_ONCE if route[1].startswith("/api/v1/") else {500}
+        assert documented[route][1] == failures - stated_once, route
 
 
 def test_what_the_reference_states_once_holds_for_every_api_route(
