@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     access_token_ttl: Annotated[int, Field(ge=30, le=86_400)] = 900
     refresh_token_ttl: Annotated[int, Field(ge=60, le=31_536_000)] = 1_209_600
+    session_max_age: Annotated[int, Field(ge=60, le=31_536_000)] = 2_592_000
     rate_limit_anon: RateSetting = Rate(100, 60)
     rate_limit_user: RateSetting = Rate(1000, 60)
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"

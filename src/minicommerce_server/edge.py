@@ -100,6 +100,7 @@ class EdgeMiddleware:
             else:
                 try:
                     user_id = self._shop.auth.verify_access_token(token).user_id
+                    state["access_token"] = token
                 except InvalidToken as exc:
                     state["auth_error"] = exc
         state["user_id"] = user_id

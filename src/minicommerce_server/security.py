@@ -13,13 +13,15 @@ from minicommerce import AuthenticationError, PermissionDenied, Shop, User
 def provide_user(request: Request[Any, Any, Any], shop: NamedDependency[Shop]) -> User:
     """The signed-in, active user; 401 otherwise."""
     state = request.scope.get("state") or {}
-    user_id = state.get("user_id")
-    if user_id is None:
+    token = state.get("access_token")
+    if token is None:
         error = state.get("auth_error")
         if isinstance(error, AuthenticationError):
             raise error
         raise AuthenticationError("Sign in: send 'Authorization: Bearer <access_token>'.")
-    return shop.auth.active_user(user_id)
+    # Here, not in the edge, the session is checked in storage: only routes that need a
+    # user pay for it, and they run in a worker thread.
+    return shop.auth.authenticate(token)
 
 
 def provide_staff(current_user: NamedDependency[User]) -> User:

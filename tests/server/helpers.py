@@ -101,11 +101,14 @@ def cursor_of(*values: object) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def access_claims(user_id: int, **changes: Any) -> dict[str, Any]:
+def access_claims(
+    user_id: int, session_id: str = "no-such-session", **changes: Any
+) -> dict[str, Any]:
     """The claims of a valid access token; ``changes`` overrides (``None`` removes)."""
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": str(user_id),
+        "sid": session_id,
         "iat": now,
         "exp": now + timedelta(minutes=15),
         "jti": "test-jti-" + str(time.time_ns()),

@@ -284,6 +284,18 @@ def test_reusing_a_refresh_token_revokes_its_family(client: Client, customer: Ac
     assert_problem(refresh(client, rotated["refresh_token"]), 401, "invalid_token")
 
 
+def test_reuse_ends_the_access_tokens_of_the_family_at_once(
+    client: Client, customer: Account
+) -> None:
+    other_session = login(client, customer.email, customer.password).json()
+    rotated = refresh(client, customer.refresh_token).json()
+    assert client.get(ME, headers=bearer(rotated["access_token"])).status_code == 200
+    assert refresh(client, customer.refresh_token).status_code == 401  # the replay
+    for token in (customer.access_token, rotated["access_token"]):
+        assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+    assert client.get(ME, headers=bearer(other_session["access_token"])).status_code == 200
+
+
 def test_reuse_leaves_other_sessions_alone(client: Client, customer: Account) -> None:
     other_session = login(client, customer.email, customer.password).json()
     refresh(client, customer.refresh_token)
@@ -326,6 +338,17 @@ def test_deactivated_user_cannot_refresh(
     assert_problem(refresh(client, customer.refresh_token), 401, "invalid_token")
 
 
+def test_deactivation_ends_every_access_token_even_after_reactivation(
+    client: Client, sqlite_shop: Shop, customer: Account, staff: Account
+) -> None:
+    other = login(client, customer.email, customer.password).json()
+    sqlite_shop.accounts.administer(staff.id, customer.id, UserAdminChanges(is_active=False))
+    sqlite_shop.accounts.administer(staff.id, customer.id, UserAdminChanges(is_active=True))
+    for token in (customer.access_token, other["access_token"]):
+        assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+    assert login(client, customer.email, customer.password).status_code == 200
+
+
 # --- logout -------------------------------------------------------------------------------
 
 
@@ -334,6 +357,19 @@ def test_logout_is_204_and_ends_the_session(client: Client, customer: Account) -
     assert response.status_code == 204
     assert response.content == b""
     assert_problem(refresh(client, customer.refresh_token), 401, "invalid_token")
+
+
+def test_logout_ends_the_access_tokens_of_the_session_at_once(
+    client: Client, customer: Account
+) -> None:
+    other = login(client, customer.email, customer.password).json()
+    rotated = refresh(client, customer.refresh_token).json()
+    assert client.get(ME, headers=customer.headers).status_code == 200  # cached as valid
+    assert client.post(LOGOUT, json={"refresh_token": rotated["refresh_token"]}).status_code == 204
+    for token in (customer.access_token, rotated["access_token"]):
+        assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+        assert_problem(client.get(f"{API}/cart", headers=bearer(token)), 401, "invalid_token")
+    assert client.get(ME, headers=bearer(other["access_token"])).status_code == 200
 
 
 def test_logout_revokes_the_rotated_tokens_of_the_family(client: Client, customer: Account) -> None:
