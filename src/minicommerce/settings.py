@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 3
     argon2_memory_cost: Annotated[int, Field(ge=1024, le=4_194_304)] = 65_536
     argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = 4
+    argon2_max_concurrent: Annotated[int | None, Field(ge=1, le=1024)] = None
     login_max_failures: Annotated[int, Field(ge=1)] = 10
     login_failure_window: Annotated[int, Field(ge=1)] = 900
     trust_forwarded_for: bool = False

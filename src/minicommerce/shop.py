@@ -133,6 +133,7 @@ class Shop:
                 time_cost=settings.argon2_time_cost,
                 memory_cost=settings.argon2_memory_cost,
                 parallelism=settings.argon2_parallelism,
+                max_concurrent=settings.argon2_max_concurrent,
             ),
             throttle=LoginThrottle(settings.login_max_failures, settings.login_failure_window),
         )
