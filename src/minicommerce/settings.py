@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minicommerce.errors import ConfigurationError
@@ -25,6 +26,21 @@ def _rate(value: Any) -> Rate | None:
 
 
 RateSetting = Annotated[Rate | None, BeforeValidator(_rate)]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or CIDR blocks, IPv4 or IPv6; ``ValueError`` otherwise."""
+    networks = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or CIDR block") from None
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -54,7 +70,11 @@ class Settings(BaseSettings):
     argon2_max_concurrent: Annotated[int | None, Field(ge=1, le=1024)] = None
     login_max_failures: Annotated[int, Field(ge=1)] = 10
     login_failure_window: Annotated[int, Field(ge=1)] = 900
-    trust_forwarded_for: bool = False
+    # The reverse proxies whose X-Forwarded-For is believed (see minicommerce_server/proxies.py).
+    trusted_proxies: str = ""
+    # Removed (it believed the left-most X-Forwarded-For entry, which the client writes):
+    # read only to refuse it, so that nobody keeps relying on it unknowingly.
+    trust_forwarded_for: Annotated[str | None, Field(exclude=True, repr=False)] = None
     log_level: str = "INFO"
 
     @field_validator("database_url")
@@ -63,12 +83,33 @@ class Settings(BaseSettings):
         normalise_url(value)
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _known_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @model_validator(mode="after")
+    def _no_removed_settings(self) -> Settings:
+        if self.trust_forwarded_for is not None:
+            raise ConfigurationError(
+                "MINICOMMERCE_TRUST_FORWARDED_FOR is no longer supported: it believed the "
+                "first X-Forwarded-For address, which any client can write. Remove it and set "
+                "MINICOMMERCE_TRUSTED_PROXIES to the addresses or CIDR blocks of your reverse "
+                "proxies (e.g. 10.0.0.0/8,::1)."
+            )
+        return self
+
     @field_validator("secret_key")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
         return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def cors_origin_list(self) -> list[str]:

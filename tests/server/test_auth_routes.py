@@ -21,6 +21,7 @@ from tests.server.helpers import (
     assert_user,
     assert_validation,
     bearer,
+    behind_proxy,
 )
 
 REGISTER = f"{API}/auth/register"
@@ -207,8 +208,9 @@ def test_login_with_one_megabyte_password_is_422(client: Client) -> None:
 
 @pytest.fixture
 def forwarded_client(app_factory: Callable[..., Litestar]) -> Iterator[Client]:
-    """A client whose app trusts X-Forwarded-For, so every request can come from elsewhere."""
-    with TestClient(app_factory(trust_forwarded_for=True)) as client:
+    """A client behind a trusted proxy, so every request can come from another address."""
+    app = behind_proxy(app_factory(trusted_proxies="10.0.0.0/8"), "10.0.0.1")
+    with TestClient(app) as client:
         yield client
 
 

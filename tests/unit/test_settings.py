@@ -18,6 +18,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.redis_url is None
     assert settings.access_token_ttl == 900
     assert settings.refresh_token_ttl == 1_209_600
+    assert settings.session_max_age == 2_592_000
+    assert settings.argon2_max_concurrent is None
+    assert settings.trusted_proxies == ""
     assert settings.rate_limit_anon == Rate(100, 60)
     assert settings.rate_limit_user == Rate(1000, 60)
     assert settings.currency == "USD"
@@ -77,3 +80,31 @@ def test_database_label_hides_the_password() -> None:
     assert "hunter2" not in settings.database_label
     assert not settings.is_in_memory
     assert Settings.model_validate({"database_url": "sqlite://"}).is_in_memory
+
+
+def test_trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINICOMMERCE_TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::/32")
+    settings = Settings(_env_file=None)
+    assert [str(n) for n in settings.trusted_proxy_networks] == ["10.0.0.0/8", "2001:db8::/32"]
+    assert Settings(_env_file=None, trusted_proxies="").trusted_proxy_networks == ()
+    with pytest.raises(SettingsError, match="not an IP address"):
+        Settings(_env_file=None, trusted_proxies="10.0.0.0/8, proxy.internal")
+
+
+@pytest.mark.parametrize("value", ["true", "false", "1"])
+def test_the_removed_trust_forwarded_for_is_refused_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MINICOMMERCE_TRUST_FORWARDED_FOR", value)
+    with pytest.raises(ConfigurationError, match="MINICOMMERCE_TRUSTED_PROXIES"):
+        Settings(_env_file=None)
+
+
+def test_the_removed_trust_forwarded_for_is_refused_from_a_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MINICOMMERCE_TRUST_FORWARDED_FOR", raising=False)
+    env = tmp_path / ".env"
+    env.write_text("MINICOMMERCE_TRUST_FORWARDED_FOR=true\n")
+    with pytest.raises(ConfigurationError, match="no longer supported"):
+        Settings(_env_file=env)
