@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,9 +12,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from minicommerce import Shop, UserAdminChanges
-from tests.conftest import SECRET
-from tests.server.conftest import Account, Client
+from minicommerce import Registration, Shop, UserAdminChanges
+from minicommerce_server.app import create_app
+from tests.conftest import FAST_ARGON2, SECRET
+from tests.server.conftest import Account, Client, make_settings
 from tests.server.helpers import (
     API,
     assert_problem,
@@ -404,3 +406,41 @@ def test_logout_twice_is_204(client: Client, customer: Account) -> None:
 )
 def test_logout_invalid_bodies_are_422(client: Client, body: dict[str, Any], field: str) -> None:
     assert_validation(client.post(LOGOUT, json=body), field)
+
+
+# --- the maximum age of a session -------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_refresh_past_the_maximum_age_of_the_session_is_401(sqlite_url: str) -> None:
+    clock = FakeClock()
+    with (
+        Shop.open(
+            sqlite_url,
+            secret_key=SECRET,
+            argon2=FAST_ARGON2,
+            clock=clock,
+            migrate=False,
+            session_max_age=3600,
+        ) as shop,
+        TestClient(create_app(make_settings(), shop=shop, configure_logs=False)) as client,
+    ):
+        shop.accounts.register(Registration(email="bob@example.com", password=PASSWORD))
+        tokens = login(client, "bob@example.com").json()
+        for _ in range(3):  # rotating does not extend the session
+            clock.now += timedelta(seconds=1000)
+            response = refresh(client, tokens["refresh_token"])
+            assert response.status_code == 200, response.text
+            tokens = response.json()
+        assert tokens["expires_in"] == 600  # the session's remaining life, not 900
+        clock.now += timedelta(seconds=600)
+        assert_problem(refresh(client, tokens["refresh_token"]), 401, "invalid_token")
+        assert_problem(client.get(ME, headers=bearer(tokens["access_token"])), 401, "invalid_token")
+        assert login(client, "bob@example.com").status_code == 200
