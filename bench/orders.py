@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from minicommerce import Argon2Parameters, PlaceOrder, Shop
 from minicommerce.accounts.tokens import AccessTokenCodec
-from minicommerce.storage.tables import products, users
+from minicommerce.storage.tables import products, sessions, users
 
 HERE = Path(__file__).resolve().parent
 DJANGO_ORDERS_PER_S = 350
@@ -201,13 +201,19 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
     reset(URL)
+    now = datetime.now(UTC)
     with Shop.open(URL, secret_key=SECRET) as shop:
         user_ids = seed(shop, 10_000, 200)
         ids = id_range(shop)
+        # Tokens name a session, and the server checks that it is live.
+        with shop.database.writer.begin() as conn:
+            rows = [{"id": f"bench{u}", "user_id": u, "created_at": now} for u in user_ids]
+            conn.execute(sa.insert(sessions), rows)
     codec = AccessTokenCodec(SECRET, ttl=3600)
     tokens = Path(tempfile.mkstemp(suffix=".tokens")[1])
-    tokens.write_text("\n".join(codec.issue(u, datetime.now(UTC)) for u in user_ids) + "\n")
+    tokens.write_text("\n".join(codec.issue(u, f"bench{u}", now) for u in user_ids) + "\n")
     env = {**os.environ, "MINICOMMERCE_DATABASE_URL": URL, "MINICOMMERCE_SECRET_KEY": SECRET,
+           "MINICOMMERCE_ACCESS_TOKEN_TTL": "3600",
            "MINICOMMERCE_RATE_LIMIT_ANON": "0", "MINICOMMERCE_RATE_LIMIT_USER": "0",
            "MINICOMMERCE_LOG_LEVEL": "WARNING", "MINICOMMERCE_DB_POOL_SIZE": "20"}  # fmt: skip
     port = random.randint(20_000, 40_000)

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     access_token_ttl: Annotated[int, Field(ge=30, le=86_400)] = 900
     refresh_token_ttl: Annotated[int, Field(ge=60, le=31_536_000)] = 1_209_600
+    session_max_age: Annotated[int, Field(ge=60, le=31_536_000)] = 2_592_000
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     # Beyond API.md:
     jwt_issuer: str = "minicommerce"
@@ -40,6 +41,7 @@ class Settings(BaseSettings):
     argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 3
     argon2_memory_cost: Annotated[int, Field(ge=1024, le=4_194_304)] = 65_536
     argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = 4
+    argon2_max_concurrent: Annotated[int | None, Field(ge=1, le=1024)] = None
     login_max_failures: Annotated[int, Field(ge=1)] = 10
     login_failure_window: Annotated[int, Field(ge=1)] = 900
 

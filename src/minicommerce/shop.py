@@ -30,6 +30,7 @@ class ShopOptions(TypedDict, total=False):
     currency: str
     access_token_ttl: int
     refresh_token_ttl: int
+    session_max_age: int
     issuer: str
     audience: str
     argon2: Argon2Parameters | None
@@ -52,6 +53,7 @@ class Shop:
         currency: str = "USD",
         access_token_ttl: int = 900,
         refresh_token_ttl: int = 1_209_600,
+        session_max_age: int = 2_592_000,
         issuer: str = "minicommerce",
         audience: str = "minicommerce-api",
         argon2: Argon2Parameters | None = None,
@@ -67,13 +69,20 @@ class Shop:
             ttl=access_token_ttl,
             issuer=issuer,
             audience=audience,
+            clock=clock,
         )
         self.catalog = CatalogService(uow, clock)
         self.carts = CartService(uow, currency, clock)
         self.orders = OrderService(uow, currency, clock)
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
-            uow, hasher, tokens, refresh_ttl=refresh_token_ttl, throttle=throttle, clock=clock
+            uow,
+            hasher,
+            tokens,
+            refresh_ttl=refresh_token_ttl,
+            session_max_age=session_max_age,
+            throttle=throttle,
+            clock=clock,
         )
 
     @classmethod
@@ -117,12 +126,14 @@ class Shop:
             currency=settings.currency,
             access_token_ttl=settings.access_token_ttl,
             refresh_token_ttl=settings.refresh_token_ttl,
+            session_max_age=settings.session_max_age,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             argon2=Argon2Parameters(
                 time_cost=settings.argon2_time_cost,
                 memory_cost=settings.argon2_memory_cost,
                 parallelism=settings.argon2_parallelism,
+                max_concurrent=settings.argon2_max_concurrent,
             ),
             throttle=LoginThrottle(settings.login_max_failures, settings.login_failure_window),
         )

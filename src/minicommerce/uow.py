@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from minicommerce.accounts.repository import (
         LoginFailureRepository,
         RefreshTokenRepository,
+        SessionRepository,
         UserRepository,
     )
     from minicommerce.carts.repository import CartRepository
@@ -27,6 +28,9 @@ class UnitOfWork(Protocol):
 
     @property
     def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
 
     @property
     def login_failures(self) -> LoginFailureRepository: ...

@@ -18,6 +18,7 @@ from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
 from minicommerce_server.openapi import render_plugins
 from minicommerce_server.problems import EXCEPTION_HANDLERS
+from minicommerce_server.proxies import TrustedProxies
 from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
 from minicommerce_server.routes.cart import CartController
@@ -130,6 +131,6 @@ def create_app(
         limiter=backends.limiter,
         anon_rate=settings.rate_limit_anon,
         user_rate=settings.rate_limit_user,
-        trust_forwarded_for=settings.trust_forwarded_for,
+        trusted_proxies=TrustedProxies(settings.trusted_proxy_networks),
     )
     return app

@@ -26,6 +26,7 @@ from minicommerce.errors import InvalidToken
 from minicommerce.ratelimit import Rate, RateLimiter
 from minicommerce_server.observability import Metrics
 from minicommerce_server.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX, Problem
+from minicommerce_server.proxies import TrustedProxies
 
 access_log = logging.getLogger("minicommerce.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -42,7 +43,7 @@ class EdgeMiddleware:
         limiter: RateLimiter,
         anon_rate: Rate | None,
         user_rate: Rate | None,
-        trust_forwarded_for: bool = False,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.app = app
         self._shop = shop
@@ -50,7 +51,7 @@ class EdgeMiddleware:
         self._limiter = limiter
         self._anon = anon_rate
         self._user = user_rate
-        self._trust_forwarded_for = trust_forwarded_for
+        self._proxies = trusted_proxies or TrustedProxies()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -74,7 +75,7 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            retry_after = self._limited(scope, headers, user_id)
+            retry_after = self._limited(scope, user_id)
             if retry_after is None:
                 await self.app(scope, receive, send_with_id)
             else:
@@ -100,33 +101,37 @@ class EdgeMiddleware:
             else:
                 try:
                     user_id = self._shop.auth.verify_access_token(token).user_id
+                    state["access_token"] = token
                 except InvalidToken as exc:
                     state["auth_error"] = exc
         state["user_id"] = user_id
         return user_id
 
-    def _limited(
-        self, scope: Scope, headers: dict[bytes, bytes], user_id: int | None
-    ) -> int | None:
+    def _limited(self, scope: Scope, user_id: int | None) -> int | None:
         """Seconds to wait when over the limit, else ``None``. Only the API is limited."""
         if not scope["path"].startswith(API_PREFIX):
             return None
         if user_id is not None:
             key, rate = f"user:{user_id}", self._user
         else:
-            key, rate = f"addr:{self._client(scope, headers)}", self._anon
+            key, rate = f"addr:{self._client(scope)}", self._anon
         if rate is None:
             return None
         decision = self._limiter.hit(key, rate)
         return None if decision.allowed else decision.retry_after
 
-    def _client(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
-        if self._trust_forwarded_for:
-            forwarded = headers.get(b"x-forwarded-for")
-            if forwarded:
-                return forwarded.decode("latin-1").split(",")[0].strip()
+    def _client(self, scope: Scope) -> str:
         client = scope.get("client")
-        return client[0] if client else "unknown"
+        peer = client[0] if client else None
+        if not self._proxies:
+            return peer or "unknown"
+        # Every X-Forwarded-For line, in order: a proxy may add its own line.
+        forwarded = [
+            value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name == b"x-forwarded-for"
+        ]
+        return self._proxies.client(peer, forwarded)
 
 
 def log_request(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,7 +28,11 @@ from minicommerce import (
     UserQuery,
     ValidationError,
 )
+from minicommerce.accounts.auth import AuthService
+from minicommerce.accounts.passwords import PasswordHasher
+from minicommerce.accounts.tokens import AccessTokenCodec
 from minicommerce.storage.tables import users
+from minicommerce.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import FAST_ARGON2, SECRET
 
 PASSWORD = "correct horse battery"
@@ -308,3 +314,195 @@ def test_create_admin(shop: Shop) -> None:
         shop.accounts.create_admin("new@example.com", None)
     with pytest.raises(ValidationError):
         shop.accounts.create_admin("new@example.com", "short")
+
+
+# --- sessions end at once -------------------------------------------------------------------
+
+
+def pair(shop: Shop, email: str = "ann@example.com") -> tuple[str, str]:
+    tokens = shop.auth.login(Credentials(email=email, password=PASSWORD))
+    return tokens.access_token, tokens.refresh_token
+
+
+def test_logout_ends_the_access_tokens_of_its_session(shop: Shop) -> None:
+    register(shop)
+    access, refresh = pair(shop)
+    other_access, _ = pair(shop)
+    rotated = shop.auth.refresh(refresh)
+    cached = shop.auth.verify_access_token(access)
+    assert shop.auth.authenticate(access).email == "ann@example.com"
+    shop.auth.logout(rotated.refresh_token)
+    for token in (access, rotated.access_token):
+        with pytest.raises(InvalidToken, match="session has ended"):
+            shop.auth.authenticate(token)
+    # The refused token left the verification cache: it is verified afresh next time.
+    assert shop.auth.verify_access_token(access) is not cached
+    assert shop.auth.authenticate(other_access).email == "ann@example.com"
+
+
+def test_reuse_detection_ends_the_access_tokens_of_the_family(shop: Shop) -> None:
+    register(shop)
+    access, refresh = pair(shop)
+    other_access, _ = pair(shop)
+    rotated = shop.auth.refresh(refresh)
+    with pytest.raises(InvalidToken):
+        shop.auth.refresh(refresh)
+    for token in (access, rotated.access_token):
+        with pytest.raises(InvalidToken):
+            shop.auth.authenticate(token)
+    shop.auth.authenticate(other_access)
+
+
+def test_password_change_ends_every_access_token_of_the_user(shop: Shop) -> None:
+    user_id = register(shop)
+    register(shop, "bob@example.com")
+    first, _ = pair(shop)
+    second, _ = pair(shop)
+    bobs, _ = pair(shop, "bob@example.com")
+    shop.auth.change_password(
+        user_id, PasswordChange(current_password=PASSWORD, new_password="new password!")
+    )
+    for token in (first, second):
+        with pytest.raises(InvalidToken):
+            shop.auth.authenticate(token)
+    shop.auth.authenticate(bobs)
+
+
+def test_deactivation_ends_every_access_token_for_good(shop: Shop) -> None:
+    user_id = register(shop)
+    admin = register(shop, "boss@example.com")
+    access, _ = pair(shop)
+    shop.accounts.administer(admin, user_id, UserAdminChanges(is_active=False))
+    with pytest.raises(InvalidToken):
+        shop.auth.authenticate(access)
+    shop.accounts.administer(admin, user_id, UserAdminChanges(is_active=True))
+    with pytest.raises(InvalidToken):
+        shop.auth.authenticate(access)
+    shop.auth.authenticate(pair(shop)[0])
+
+
+def test_create_admin_with_a_password_ends_the_sessions(shop: Shop) -> None:
+    register(shop)
+    access, _ = pair(shop)
+    shop.accounts.create_admin("ann@example.com", "a new admin password")
+    with pytest.raises(InvalidToken):
+        shop.auth.authenticate(access)
+
+
+@pytest.fixture
+def short_sessions(database_url: str, clock: Clock) -> Iterator[Shop]:
+    with Shop.open(
+        database_url,
+        secret_key=SECRET,
+        argon2=FAST_ARGON2,
+        clock=clock,
+        migrate=False,
+        access_token_ttl=900,
+        refresh_token_ttl=3600,
+        session_max_age=5000,
+    ) as shop:
+        yield shop
+
+
+def test_a_session_lives_at_most_its_maximum_age(short_sessions: Shop, clock: Clock) -> None:
+    shop = short_sessions
+    register(shop)
+    _, refresh = pair(shop)
+    for _ in range(4):  # rotating does not extend it
+        clock.advance(1000)
+        tokens = shop.auth.refresh(refresh)
+        refresh = tokens.refresh_token
+        assert tokens.expires_in == 900
+    clock.advance(999)  # 4999 s old: the last access token lives to the session's end only
+    tokens = shop.auth.refresh(refresh)
+    assert tokens.expires_in == 1
+    shop.auth.authenticate(tokens.access_token)
+    clock.advance(1)
+    with pytest.raises(InvalidToken):
+        shop.auth.authenticate(tokens.access_token)
+    with pytest.raises(InvalidToken, match="maximum age"):
+        shop.auth.refresh(tokens.refresh_token)
+
+
+def test_access_tokens_of_a_session_past_its_maximum_age_are_refused(
+    database_url: str, clock: Clock
+) -> None:
+    def open_shop(max_age: int) -> Shop:
+        return Shop.open(
+            database_url,
+            secret_key=SECRET,
+            argon2=FAST_ARGON2,
+            clock=clock,
+            migrate=False,
+            session_max_age=max_age,
+        )
+
+    with open_shop(2_592_000) as shop:
+        register(shop)
+        access, _ = pair(shop)
+    clock.advance(100)
+    # The maximum age was lowered since: the session is over, whatever its tokens say.
+    with open_shop(60) as shop, pytest.raises(InvalidToken):
+        shop.auth.authenticate(access)
+
+
+# --- the throttle counts before it verifies -------------------------------------------------
+
+
+class CountingHasher(PasswordHasher):
+    """The real hasher, counting verifications and making each slow enough that racing
+    attempts overlap."""
+
+    def __init__(self) -> None:
+        super().__init__(FAST_ARGON2)
+        self.verifications = 0
+        self._lock = threading.Lock()
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        with self._lock:
+            self.verifications += 1
+        time.sleep(0.05)
+        return super().verify(password_hash, password)
+
+
+def test_concurrent_wrong_passwords_get_at_most_the_cap_of_verifications(shop: Shop) -> None:
+    register(shop)
+    hasher = CountingHasher()
+    auth = AuthService(
+        SqlUnitOfWorkFactory(shop.database, "USD"),
+        hasher,
+        AccessTokenCodec(SECRET),
+        throttle=LoginThrottle(max_failures=10, window=900),
+    )
+    start = threading.Barrier(24)
+
+    def attempt(_: int) -> str:
+        start.wait()
+        try:
+            auth.login(Credentials(email="ann@example.com", password="wrong password"))
+        except (InvalidCredentials, RateLimited) as exc:
+            return exc.code
+        return "ok"
+
+    with ThreadPoolExecutor(24) as pool:
+        outcomes = list(pool.map(attempt, range(24)))
+    assert hasher.verifications <= 10
+    assert outcomes.count("invalid_credentials") == hasher.verifications
+    assert outcomes.count("rate_limited") == 24 - hasher.verifications
+
+
+def test_wrong_current_passwords_are_throttled(timed_shop: Shop, clock: Clock) -> None:
+    shop = timed_shop
+    user_id = register(shop)
+    wrong = PasswordChange(current_password="nope", new_password="new password!")
+    right = PasswordChange(current_password=PASSWORD, new_password="new password!")
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            shop.auth.change_password(user_id, wrong)
+    with pytest.raises(RateLimited):
+        shop.auth.change_password(user_id, right)
+    with pytest.raises(RateLimited):
+        login(shop)
+    clock.advance(601)
+    shop.auth.change_password(user_id, right)
+    login(shop, password="new password!")

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from minicommerce import NewProduct, PreconditionFailed, ProductChanges, Registration, Shop
 from minicommerce.storage.engine import normalise_url, open_database
 from minicommerce.storage.migrate import alembic_config, current_revision, head_revision, upgrade
-from minicommerce.storage.tables import metadata
+from minicommerce.storage.tables import metadata, sessions
 from tests.conftest import FAST_ARGON2, SECRET, new_postgres_database
 
 
@@ -214,5 +214,53 @@ def test_0004_moves_idempotency_keys_onto_orders_and_back(empty_database_url: st
         assert lines == 1  # nothing cascaded away on the way down
         upgrade(database)
         assert current_revision(database) == head_revision()
+    finally:
+        database.dispose()
+
+
+def test_0005_makes_a_session_of_every_refresh_token_family(empty_database_url: str) -> None:
+    database = open_database(empty_database_url)
+    try:
+        upgrade(database, "0004")
+        with database.writer.begin() as conn:
+            run = conn.exec_driver_sql
+            run(
+                "INSERT INTO users (email, password_hash, first_name, last_name, is_staff,"
+                " is_active, created_at) VALUES ('a@example.com', '!', '', '', false, true,"
+                " '2026-11-01 10:00:00+00:00')"
+            )
+            for n, (family, created, revoked) in enumerate(
+                [
+                    ("live", "2026-11-02 10:00:00+00:00", None),
+                    ("live", "2026-11-03 10:00:00+00:00", None),
+                    ("ended", "2026-11-04 10:00:00+00:00", "2026-11-05 10:00:00+00:00"),
+                    ("ended", "2026-11-04 11:00:00+00:00", "2026-11-05 10:00:00+00:00"),
+                ]
+            ):
+                run(
+                    "INSERT INTO refresh_tokens (user_id, family_id, token_hash, created_at,"
+                    " expires_at, revoked_at) SELECT id, ?, ?, ?, ?, ? FROM users"
+                    if database.backend == "sqlite"
+                    else "INSERT INTO refresh_tokens (user_id, family_id, token_hash, created_at,"
+                    " expires_at, revoked_at) SELECT id, %s, %s, %s, %s, %s FROM users",
+                    (family, f"hash{n}", created, "2026-12-30 10:00:00+00:00", revoked),
+                )
+        upgrade(database)
+        with database.reader.connect() as conn:
+            rows = conn.execute(
+                sa.select(sessions.c.id, sessions.c.created_at, sessions.c.revoked_at).order_by(
+                    sessions.c.id
+                )
+            ).all()
+        assert [(r.id, r.created_at.isoformat(), r.revoked_at) for r in rows] == [
+            ("ended", "2026-11-04T10:00:00+00:00", rows[0].revoked_at),
+            ("live", "2026-11-02T10:00:00+00:00", None),
+        ]
+        assert rows[0].revoked_at is not None
+        config = alembic_config()
+        with database.writer.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0004")
+        assert "sessions" not in sa.inspect(database.reader).get_table_names()
     finally:
         database.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import jwt
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -49,6 +50,12 @@ class Account:
     password: str
     access_token: str
     refresh_token: str
+
+    @property
+    def session_id(self) -> str:
+        """The session (``sid``) its tokens belong to."""
+        claims = jwt.decode(self.access_token, options={"verify_signature": False})
+        return str(claims["sid"])
 
     @property
     def headers(self) -> dict[str, str]:

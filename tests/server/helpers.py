@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import jwt
+from litestar import Litestar
+from litestar.types import Receive, Scope, Send
 
 from minicommerce import NewProduct, Product, Shop
 from tests.conftest import SECRET
@@ -101,11 +103,14 @@ def cursor_of(*values: object) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def access_claims(user_id: int, **changes: Any) -> dict[str, Any]:
+def access_claims(
+    user_id: int, session_id: str = "no-such-session", **changes: Any
+) -> dict[str, Any]:
     """The claims of a valid access token; ``changes`` overrides (``None`` removes)."""
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": str(user_id),
+        "sid": session_id,
         "iat": now,
         "exp": now + timedelta(minutes=15),
         "jti": "test-jti-" + str(time.time_ns()),
@@ -139,3 +144,16 @@ def wait_for_fresh_window(period: int = 60, margin: float = 5.0) -> None:
     remaining = period - time.time() % period
     if remaining < margin:
         time.sleep(remaining + 0.1)
+
+
+def behind_proxy(app: Litestar, peer: str) -> Litestar:
+    """``app`` as reached through a reverse proxy at ``peer`` (the test client's own peer
+    address is not an IP address)."""
+    inner = app.asgi_handler
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["client"] = (peer, 40_000)
+        await inner(scope, receive, send)
+
+    app.asgi_handler = handler
+    return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,9 +12,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from minicommerce import Shop, UserAdminChanges
-from tests.conftest import SECRET
-from tests.server.conftest import Account, Client
+from minicommerce import Registration, Shop, UserAdminChanges
+from minicommerce_server.app import create_app
+from tests.conftest import FAST_ARGON2, SECRET
+from tests.server.conftest import Account, Client, make_settings
 from tests.server.helpers import (
     API,
     assert_problem,
@@ -21,6 +23,7 @@ from tests.server.helpers import (
     assert_user,
     assert_validation,
     bearer,
+    behind_proxy,
 )
 
 REGISTER = f"{API}/auth/register"
@@ -207,8 +210,9 @@ def test_login_with_one_megabyte_password_is_422(client: Client) -> None:
 
 @pytest.fixture
 def forwarded_client(app_factory: Callable[..., Litestar]) -> Iterator[Client]:
-    """A client whose app trusts X-Forwarded-For, so every request can come from elsewhere."""
-    with TestClient(app_factory(trust_forwarded_for=True)) as client:
+    """A client behind a trusted proxy, so every request can come from another address."""
+    app = behind_proxy(app_factory(trusted_proxies="10.0.0.0/8"), "10.0.0.1")
+    with TestClient(app) as client:
         yield client
 
 
@@ -284,6 +288,18 @@ def test_reusing_a_refresh_token_revokes_its_family(client: Client, customer: Ac
     assert_problem(refresh(client, rotated["refresh_token"]), 401, "invalid_token")
 
 
+def test_reuse_ends_the_access_tokens_of_the_family_at_once(
+    client: Client, customer: Account
+) -> None:
+    other_session = login(client, customer.email, customer.password).json()
+    rotated = refresh(client, customer.refresh_token).json()
+    assert client.get(ME, headers=bearer(rotated["access_token"])).status_code == 200
+    assert refresh(client, customer.refresh_token).status_code == 401  # the replay
+    for token in (customer.access_token, rotated["access_token"]):
+        assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+    assert client.get(ME, headers=bearer(other_session["access_token"])).status_code == 200
+
+
 def test_reuse_leaves_other_sessions_alone(client: Client, customer: Account) -> None:
     other_session = login(client, customer.email, customer.password).json()
     refresh(client, customer.refresh_token)
@@ -326,6 +342,17 @@ def test_deactivated_user_cannot_refresh(
     assert_problem(refresh(client, customer.refresh_token), 401, "invalid_token")
 
 
+def test_deactivation_ends_every_access_token_even_after_reactivation(
+    client: Client, sqlite_shop: Shop, customer: Account, staff: Account
+) -> None:
+    other = login(client, customer.email, customer.password).json()
+    sqlite_shop.accounts.administer(staff.id, customer.id, UserAdminChanges(is_active=False))
+    sqlite_shop.accounts.administer(staff.id, customer.id, UserAdminChanges(is_active=True))
+    for token in (customer.access_token, other["access_token"]):
+        assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+    assert login(client, customer.email, customer.password).status_code == 200
+
+
 # --- logout -------------------------------------------------------------------------------
 
 
@@ -334,6 +361,19 @@ def test_logout_is_204_and_ends_the_session(client: Client, customer: Account) -
     assert response.status_code == 204
     assert response.content == b""
     assert_problem(refresh(client, customer.refresh_token), 401, "invalid_token")
+
+
+def test_logout_ends_the_access_tokens_of_the_session_at_once(
+    client: Client, customer: Account
+) -> None:
+    other = login(client, customer.email, customer.password).json()
+    rotated = refresh(client, customer.refresh_token).json()
+    assert client.get(ME, headers=customer.headers).status_code == 200  # cached as valid
+    assert client.post(LOGOUT, json={"refresh_token": rotated["refresh_token"]}).status_code == 204
+    for token in (customer.access_token, rotated["access_token"]):
+        assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+        assert_problem(client.get(f"{API}/cart", headers=bearer(token)), 401, "invalid_token")
+    assert client.get(ME, headers=bearer(other["access_token"])).status_code == 200
 
 
 def test_logout_revokes_the_rotated_tokens_of_the_family(client: Client, customer: Account) -> None:
@@ -366,3 +406,41 @@ def test_logout_twice_is_204(client: Client, customer: Account) -> None:
 )
 def test_logout_invalid_bodies_are_422(client: Client, body: dict[str, Any], field: str) -> None:
     assert_validation(client.post(LOGOUT, json=body), field)
+
+
+# --- the maximum age of a session -------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_refresh_past_the_maximum_age_of_the_session_is_401(sqlite_url: str) -> None:
+    clock = FakeClock()
+    with (
+        Shop.open(
+            sqlite_url,
+            secret_key=SECRET,
+            argon2=FAST_ARGON2,
+            clock=clock,
+            migrate=False,
+            session_max_age=3600,
+        ) as shop,
+        TestClient(create_app(make_settings(), shop=shop, configure_logs=False)) as client,
+    ):
+        shop.accounts.register(Registration(email="bob@example.com", password=PASSWORD))
+        tokens = login(client, "bob@example.com").json()
+        for _ in range(3):  # rotating does not extend the session
+            clock.now += timedelta(seconds=1000)
+            response = refresh(client, tokens["refresh_token"])
+            assert response.status_code == 200, response.text
+            tokens = response.json()
+        assert tokens["expires_in"] == 600  # the session's remaining life, not 900
+        clock.now += timedelta(seconds=600)
+        assert_problem(refresh(client, tokens["refresh_token"]), 401, "invalid_token")
+        assert_problem(client.get(ME, headers=bearer(tokens["access_token"])), 401, "invalid_token")
+        assert login(client, "bob@example.com").status_code == 200

@@ -20,6 +20,7 @@ from tests.server.helpers import (
     assert_problem,
     assert_validation,
     bearer,
+    behind_proxy,
     make_product,
     media_type,
     wait_for_fresh_window,
@@ -255,6 +256,50 @@ def test_authenticated_users_have_their_own_limit(
         assert 1 <= int(response.headers["Retry-After"]) <= 60
         assert client.get(ME, headers=staff.headers).status_code == 200
         assert_problem(client.get(PRODUCTS), 429, "rate_limited")
+
+
+def proxied(app_factory: AppFactory, peer: str) -> Client:
+    app = app_factory(rate_limit_anon="3/minute", trusted_proxies="10.0.0.0/8, fd00::/8")
+    return TestClient(behind_proxy(app, peer))
+
+
+def test_a_forged_first_forwarded_address_does_not_escape_the_limit(
+    app_factory: AppFactory,
+) -> None:
+    with proxied(app_factory, "10.0.0.1") as client:
+        wait_for_fresh_window()
+        for n in range(3):
+            # The client wrote the first address; our proxy appended the real one.
+            headers = {"X-Forwarded-For": f"1.2.3.{n}, 198.51.100.7"}
+            assert client.get(PRODUCTS, headers=headers).status_code == 200
+        headers = {"X-Forwarded-For": "1.2.3.99, 198.51.100.7"}
+        assert_problem(client.get(PRODUCTS, headers=headers), 429, "rate_limited")
+        other = {"X-Forwarded-For": "198.51.100.8"}  # another client behind the same proxy
+        assert client.get(PRODUCTS, headers=other).status_code == 200
+
+
+def test_forwarded_addresses_from_an_untrusted_peer_are_ignored(
+    app_factory: AppFactory,
+) -> None:
+    with proxied(app_factory, "203.0.113.5") as client:
+        wait_for_fresh_window()
+        for n in range(3):
+            headers = {"X-Forwarded-For": f"198.51.100.{n}"}
+            assert client.get(PRODUCTS, headers=headers).status_code == 200
+        headers = {"X-Forwarded-For": "198.51.100.99"}
+        assert_problem(client.get(PRODUCTS, headers=headers), 429, "rate_limited")
+
+
+def test_a_chain_of_trusted_ipv6_proxies(app_factory: AppFactory) -> None:
+    with proxied(app_factory, "fd00::1") as client:
+        wait_for_fresh_window()
+        for _ in range(3):
+            headers = {"X-Forwarded-For": "2001:db8::7, fd00::9"}
+            assert client.get(PRODUCTS, headers=headers).status_code == 200
+        headers = {"X-Forwarded-For": "2001:db8::7, fd00::9"}
+        assert_problem(client.get(PRODUCTS, headers=headers), 429, "rate_limited")
+        headers = {"X-Forwarded-For": "2001:db8::8, fd00::9"}
+        assert client.get(PRODUCTS, headers=headers).status_code == 200
 
 
 def test_operations_routes_are_not_rate_limited(limited: Client) -> None:

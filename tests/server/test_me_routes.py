@@ -67,19 +67,21 @@ def test_me_with_a_malformed_authorization_is_401(client: Client, authorization:
 
 def test_a_token_minted_like_the_server_does_is_accepted(client: Client, customer: Account) -> None:
     """The positive control for the forged tokens below: only their one defect fails them."""
-    response = client.get(ME, headers=bearer(mint(access_claims(customer.id))))
+    response = client.get(ME, headers=bearer(mint(access_claims(customer.id, customer.session_id))))
     assert response.status_code == 200, response.text
     assert response.json()["id"] == customer.id
 
 
 def test_expired_token_is_401(client: Client, customer: Account) -> None:
     past = datetime.now(UTC) - timedelta(hours=1)
-    token = mint(access_claims(customer.id, iat=past, exp=past + timedelta(minutes=15)))
+    token = mint(
+        access_claims(customer.id, customer.session_id, iat=past, exp=past + timedelta(minutes=15))
+    )
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
 def test_alg_none_token_is_401(client: Client, customer: Account) -> None:
-    claims = access_claims(customer.id)
+    claims = access_claims(customer.id, customer.session_id)
     claims["iat"] = int(claims["iat"].timestamp())
     claims["exp"] = int(claims["exp"].timestamp())
     token = _b64({"alg": "none", "typ": "at+jwt"}) + "." + _b64(claims) + "."
@@ -87,12 +89,12 @@ def test_alg_none_token_is_401(client: Client, customer: Account) -> None:
 
 
 def test_token_signed_with_another_key_is_401(client: Client, customer: Account) -> None:
-    token = mint(access_claims(customer.id), key=OTHER_KEY)
+    token = mint(access_claims(customer.id, customer.session_id), key=OTHER_KEY)
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
 def test_token_with_another_algorithm_is_401(client: Client, customer: Account) -> None:
-    token = mint(access_claims(customer.id), algorithm="HS384")
+    token = mint(access_claims(customer.id, customer.session_id), algorithm="HS384")
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
@@ -104,9 +106,9 @@ def test_tampered_payload_is_401(client: Client, customer: Account, staff: Accou
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
-@pytest.mark.parametrize("missing", ["jti", "exp", "iat", "sub", "iss", "aud"])
+@pytest.mark.parametrize("missing", ["jti", "exp", "iat", "sub", "iss", "aud", "sid"])
 def test_token_missing_a_claim_is_401(client: Client, customer: Account, missing: str) -> None:
-    token = mint(access_claims(customer.id, **{missing: None}))
+    token = mint(access_claims(customer.id, customer.session_id, **{missing: None}))
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
@@ -118,12 +120,32 @@ def test_token_missing_a_claim_is_401(client: Client, customer: Account, missing
 def test_token_with_a_wrong_claim_is_401(
     client: Client, customer: Account, changes: dict[str, Any]
 ) -> None:
-    token = mint(access_claims(customer.id, **changes))
+    token = mint(access_claims(customer.id, customer.session_id, **changes))
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
 def test_token_of_another_type_is_401(client: Client, customer: Account) -> None:
-    token = mint(access_claims(customer.id), typ="JWT")
+    token = mint(access_claims(customer.id, customer.session_id), typ="JWT")
+    assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+
+
+def test_token_naming_another_users_session_is_401(
+    client: Client, customer: Account, staff: Account
+) -> None:
+    token = mint(access_claims(customer.id, staff.session_id))
+    assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+
+
+def test_token_naming_an_unknown_session_is_401(client: Client, customer: Account) -> None:
+    token = mint(access_claims(customer.id, "no-such-session"))
+    assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+
+
+def test_token_living_longer_than_the_configured_ttl_is_401(
+    client: Client, customer: Account
+) -> None:
+    now = datetime.now(UTC)
+    token = mint(access_claims(customer.id, customer.session_id, exp=now + timedelta(hours=2)))
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
@@ -199,6 +221,51 @@ def test_change_password(client: Client, customer: Account) -> None:
     assert_problem(stale, 401, "invalid_token")
     fresh = client.post(REFRESH, json={"refresh_token": new.json()["refresh_token"]})
     assert fresh.status_code == 200
+
+
+def test_change_password_ends_every_access_token_of_the_user_at_once(
+    client: Client, customer: Account, staff: Account
+) -> None:
+    other = client.post(LOGIN, json={"email": customer.email, "password": customer.password})
+    other_token = other.json()["access_token"]
+    assert client.get(ME, headers=bearer(other_token)).status_code == 200
+    response = client.post(
+        PASSWORD_ROUTE,
+        json={"current_password": customer.password, "new_password": NEW_PASSWORD},
+        headers=customer.headers,
+    )
+    assert response.status_code == 204, response.text
+    for token in (customer.access_token, other_token):
+        assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
+    assert client.get(ME, headers=staff.headers).status_code == 200  # other users live on
+    new = client.post(LOGIN, json={"email": customer.email, "password": NEW_PASSWORD})
+    assert client.get(ME, headers=bearer(new.json()["access_token"])).status_code == 200
+
+
+def test_wrong_current_passwords_count_as_failed_logins(client: Client, customer: Account) -> None:
+    wrong = {"current_password": "not my password", "new_password": NEW_PASSWORD}
+    for _ in range(10):
+        response = client.post(PASSWORD_ROUTE, json=wrong, headers=customer.headers)
+        assert_problem(response, 401, "invalid_credentials")
+    right = {"current_password": customer.password, "new_password": NEW_PASSWORD}
+    response = client.post(PASSWORD_ROUTE, json=right, headers=customer.headers)
+    assert_problem(response, 429, "rate_limited")
+    assert 0 < int(response.headers["Retry-After"]) <= 900
+    login = client.post(LOGIN, json={"email": customer.email, "password": customer.password})
+    assert_problem(login, 429, "rate_limited")  # the same account's throttle
+
+
+def test_a_wrong_current_password_and_failed_logins_share_the_count(
+    client: Client, customer: Account
+) -> None:
+    for _ in range(9):
+        login = client.post(LOGIN, json={"email": customer.email, "password": "wrong!!!!"})
+        assert_problem(login, 401, "invalid_credentials")
+    wrong = {"current_password": "not my password", "new_password": NEW_PASSWORD}
+    response = client.post(PASSWORD_ROUTE, json=wrong, headers=customer.headers)
+    assert_problem(response, 401, "invalid_credentials")
+    response = client.post(PASSWORD_ROUTE, json=wrong, headers=customer.headers)
+    assert_problem(response, 429, "rate_limited")
 
 
 def test_change_password_with_a_wrong_current_password_is_401(

@@ -17,6 +17,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.redis_url is None
     assert settings.access_token_ttl == 900
     assert settings.refresh_token_ttl == 1_209_600
+    assert settings.session_max_age == 2_592_000
+    assert settings.argon2_max_concurrent is None
     assert settings.currency == "USD"
 
 
@@ -32,6 +34,7 @@ def test_the_core_has_no_server_settings(monkeypatch: pytest.MonkeyPatch) -> Non
         "rate_limit_user",
         "cors_origins",
         "trust_forwarded_for",
+        "trusted_proxies",
         "log_level",
     }
     assert server_only.isdisjoint(Settings.model_fields)

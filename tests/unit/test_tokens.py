@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +35,7 @@ def forge(
 def good_claims(**changes: Any) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "sub": "7",
+        "sid": "s1",
         "iat": now(),
         "exp": now() + timedelta(minutes=5),
         "jti": "abc",
@@ -47,7 +47,7 @@ def good_claims(**changes: Any) -> dict[str, Any]:
 
 
 def test_round_trip(codec: AccessTokenCodec) -> None:
-    claims = codec.verify(codec.issue(42, now()))
+    claims = codec.verify(codec.issue(42, "s1", now()))
     assert claims.user_id == 42
     assert claims.expires_at - claims.issued_at == timedelta(seconds=900)
 
@@ -77,7 +77,7 @@ def test_wrong_key_is_refused(codec: AccessTokenCodec) -> None:
 
 
 def test_tampered_payload_is_refused(codec: AccessTokenCodec) -> None:
-    header, _, signature = codec.issue(1, now()).split(".")
+    header, _, signature = codec.issue(1, "s1", now()).split(".")
     claims = {**good_claims(sub="2"), "iat": int(now().timestamp()), "exp": 9_999_999_999}
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode())
     with pytest.raises(InvalidToken):
@@ -87,10 +87,10 @@ def test_tampered_payload_is_refused(codec: AccessTokenCodec) -> None:
 def test_expired_is_refused(codec: AccessTokenCodec) -> None:
     old = now() - timedelta(hours=1)
     with pytest.raises(InvalidToken, match="expired"):
-        codec.verify(codec.issue(1, old))
+        codec.verify(codec.issue(1, "s1", old))
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "jti", "iss", "aud", "sub"])
+@pytest.mark.parametrize("missing", ["exp", "iat", "jti", "iss", "aud", "sub", "sid"])
 def test_every_claim_is_required(codec: AccessTokenCodec, missing: str) -> None:
     with pytest.raises(InvalidToken):
         codec.verify(forge(good_claims(**{missing: None})))
@@ -125,14 +125,58 @@ def test_short_secrets_are_refused() -> None:
         AccessTokenCodec("short")
 
 
-def test_a_verified_token_is_remembered_until_it_expires(codec: AccessTokenCodec) -> None:
-    token = codec.issue(42, now())
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_verified_token_is_remembered_until_it_expires_by_the_injected_clock() -> None:
+    clock = FakeClock()
+    codec = AccessTokenCodec(SECRET, ttl=60, leeway=0, clock=clock)
+    token = codec.issue(42, "s1", clock.now)
     assert codec.verify(token) is codec.verify(token)  # the second check is the cached one
-    short = AccessTokenCodec(SECRET, ttl=1, leeway=0)
-    token = short.issue(7, now())
-    assert short.verify(token).user_id == 7
-    expiry = short.verify(token).expires_at.timestamp()
-    while time.time() < expiry:
-        time.sleep(0.05)
+    clock.now += timedelta(seconds=59)
+    assert codec.verify(token).user_id == 42
+    clock.now += timedelta(seconds=1)  # the system clock has not moved: the cache must not
     with pytest.raises(InvalidToken, match="expired"):
-        short.verify(token)
+        codec.verify(token)
+
+
+def test_expiry_is_judged_by_the_injected_clock() -> None:
+    clock = FakeClock()
+    codec = AccessTokenCodec(SECRET, ttl=60, leeway=0, clock=clock)
+    clock.now -= timedelta(hours=1)
+    token = codec.issue(42, "s1", clock.now)  # long expired by the system's clock
+    assert codec.verify(token).user_id == 42
+
+
+def test_a_forgotten_token_is_verified_again() -> None:
+    clock = FakeClock()
+    codec = AccessTokenCodec(SECRET, ttl=60, leeway=0, clock=clock)
+    token = codec.issue(42, "s1", clock.now)
+    first = codec.verify(token)
+    codec.forget(token)
+    assert codec.verify(token) is not first
+
+
+def test_tokens_living_longer_than_the_configured_ttl_are_refused() -> None:
+    long_lived = AccessTokenCodec(SECRET, ttl=3600).issue(1, "s1", now())
+    with pytest.raises(InvalidToken, match="lifetime"):
+        AccessTokenCodec(SECRET, ttl=900).verify(long_lived)
+    assert AccessTokenCodec(SECRET, ttl=3600).verify(long_lived).user_id == 1
+
+
+def test_tokens_issued_in_the_future_are_refused(codec: AccessTokenCodec) -> None:
+    later = now() + timedelta(minutes=2)
+    with pytest.raises(InvalidToken):
+        codec.verify(forge(good_claims(iat=later, exp=later + timedelta(minutes=5))))
+
+
+def test_an_expiry_cap_shortens_the_token(codec: AccessTokenCodec) -> None:
+    start = now().replace(microsecond=0)
+    claims = codec.verify(codec.issue(1, "s1", start, start + timedelta(seconds=100)))
+    assert claims.expires_at - claims.issued_at == timedelta(seconds=100)
+    assert claims.session_id == "s1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from minicommerce.accounts.models import (
     Credentials,
@@ -47,6 +47,7 @@ class AuthService:
         access_tokens: AccessTokenCodec,
         *,
         refresh_ttl: int = 1_209_600,
+        session_max_age: int = 2_592_000,
         throttle: LoginThrottle | None = None,
         clock: Clock = utcnow,
     ) -> None:
@@ -54,6 +55,7 @@ class AuthService:
         self._hasher = hasher
         self._access = access_tokens
         self._refresh_ttl = refresh_ttl
+        self._max_age = timedelta(seconds=session_max_age)
         self._throttle = throttle or LoginThrottle()
         self._clock = clock
 
@@ -63,43 +65,29 @@ class AuthService:
         An unknown email, a wrong password and a deactivated account all raise the same
         :class:`InvalidCredentials` after the same amount of hashing work.
         """
-        now = self._clock()
         try:
             email = normalise_email(credentials.email)
         except ValueError:
             email = credentials.email.strip().lower()
-        key = hashlib.sha256(email.encode()).hexdigest()
-        since = now - timedelta(seconds=self._throttle.window)
-        with self._uow(write=False) as uow:
-            failures = uow.login_failures.recent(key, since)
-            found = uow.users.credentials(email)
-        if len(failures) >= self._throttle.max_failures:
-            oldest = sorted(failures)[-self._throttle.max_failures]
-            retry = oldest + timedelta(seconds=self._throttle.window) - now
-            raise RateLimited(
-                int(retry.total_seconds()) + 1,
-                "Too many failed logins for this account; try again later.",
-            )
+        key = _account_key(email)
+        found = self._count_attempt(key, email)
         if found is None:
             self._hasher.waste_time(credentials.password)
-            ok = False
-        else:
-            user, password_hash = found
-            ok = self._hasher.verify(password_hash, credentials.password) and user.is_active
+            raise InvalidCredentials()
+        user, password_hash = found
+        if not (self._hasher.verify(password_hash, credentials.password) and user.is_active):
+            raise InvalidCredentials()
+        now = self._clock()
         with self._uow(write=True) as uow:
-            if not ok or found is None:
-                uow.login_failures.add(key, now)
-                uow.login_failures.clear(key, before=since)
-                uow.commit()
-                raise InvalidCredentials()
-            if failures:
-                uow.login_failures.clear(key)
+            uow.login_failures.clear(key)
             if self._hasher.needs_rehash(password_hash):
                 uow.users.update(
                     user.id, {"password_hash": self._hasher.hash(credentials.password)}
                 )
             uow.users.update(user.id, {"last_login": now})
-            pair = self._issue(uow, user.id, new_family_id())
+            session_id = new_family_id()
+            uow.sessions.start(session_id=session_id, user_id=user.id, now=now)
+            pair = self._issue(uow, user.id, session_id, now)
             uow.commit()
         return pair
 
@@ -114,77 +102,125 @@ class AuthService:
             if record.revoked_at is not None or record.used_at is not None:
                 self._revoke_reused(uow, record.family_id, record.user_id)
                 raise InvalidToken("The refresh token was already used; the session is revoked.")
+            if record.session_started_at + self._max_age <= now:
+                raise InvalidToken("The session has reached its maximum age; sign in again.")
             if record.expires_at <= now:
                 raise InvalidToken("The refresh token has expired.")
             user = uow.users.get(record.user_id)
             if user is None or not user.is_active:
-                uow.refresh_tokens.revoke_family(record.family_id, now)
+                uow.sessions.end(record.family_id, now)
                 uow.commit()
                 raise InvalidToken("The account is not active.")
             if not uow.refresh_tokens.use(record.id, now):
                 # Another request retired it between our read and write: that is reuse too.
                 self._revoke_reused(uow, record.family_id, record.user_id)
                 raise InvalidToken("The refresh token was already used; the session is revoked.")
-            pair = self._issue(uow, user.id, record.family_id)
+            pair = self._issue(uow, user.id, record.family_id, record.session_started_at)
             uow.commit()
         return pair
 
     def logout(self, refresh_token: str) -> None:
-        """End the session the refresh token belongs to. Unknown tokens are ignored."""
+        """End the session the refresh token belongs to: its refresh and access tokens.
+        Unknown tokens are ignored."""
         with self._uow(write=True) as uow:
             record = uow.refresh_tokens.find(hash_token(refresh_token))
             if record is not None:
-                uow.refresh_tokens.revoke_family(record.family_id, self._clock())
+                uow.sessions.end(record.family_id, self._clock())
                 uow.commit()
 
     def verify_access_token(self, token: str) -> AccessClaims:
-        """Check an access token's signature and claims (no storage access)."""
+        """Check an access token's signature and claims (no storage access): who it claims
+        to be, for rate limiting. :meth:`authenticate` is what admits a request."""
         return self._access.verify(token)
 
     def authenticate(self, token: str) -> User:
-        """The active user an access token speaks for."""
-        claims = self._access.verify(token)
-        return self.active_user(claims.user_id)
+        """The active user an access token speaks for, if its session is still live.
 
-    def active_user(self, user_id: int) -> User:
-        if not is_valid_id(user_id):
-            raise InvalidToken("The account does not exist or is not active.")
-        with self._uow(write=False) as uow:
-            user = uow.users.get(user_id)
-        if user is None or not user.is_active:
-            raise InvalidToken("The account does not exist or is not active.")
-        return user
+        One query per call (the token's signature check is cached): run on every
+        authenticated request, so that an ended session ends its access tokens at once.
+        """
+        claims = self._access.verify(token)
+        if is_valid_id(claims.user_id):
+            with self._uow(write=False) as uow:
+                user = uow.users.get_in_session(
+                    claims.user_id, claims.session_id, self._clock() - self._max_age
+                )
+            if user is not None and user.is_active:
+                return user
+        self._access.forget(token)
+        raise InvalidToken("The session has ended, or the account is not active.")
 
     def change_password(self, user_id: int, change: PasswordChange) -> None:
-        """Set a new password after checking the current one; ends every session."""
+        """Set a new password after checking the current one; ends every session.
+
+        A wrong current password counts as a failed login of the account (a stolen access
+        token must not be a way to guess the password without limit)."""
         with self._uow(write=False) as uow:
             user = uow.users.get(user_id)
-            found = uow.users.credentials(user.email) if user else None
+        if user is None:
+            raise InvalidCredentials()
+        key = _account_key(user.email)
+        found = self._count_attempt(key, user.email)
         if found is None or not self._hasher.verify(found[1], change.current_password):
             raise InvalidCredentials()
         new_hash = self._hasher.hash(change.new_password)
         with self._uow(write=True) as uow:
+            uow.login_failures.clear(key)
             uow.users.update(user_id, {"password_hash": new_hash})
-            uow.refresh_tokens.revoke_user(user_id, self._clock())
+            uow.sessions.end_all(user_id, self._clock())
             uow.commit()
 
-    def _issue(self, uow: UnitOfWork, user_id: int, family_id: str) -> TokenPair:
+    def _count_attempt(self, key: str, email: str) -> tuple[User, str] | None:
+        """Record a password attempt for the account ``key`` as a failure before checking it
+        (a success clears it), and raise :class:`RateLimited` once the account has had its
+        failures in the window. The count and the record are one atomic step, so that
+        concurrent attempts cannot all slip under the cap. Returns the account and its
+        password hash, if the account exists."""
         now = self._clock()
+        since = now - timedelta(seconds=self._throttle.window)
+        with self._uow(write=True) as uow:
+            uow.login_failures.lock(key)
+            failures = uow.login_failures.recent(key, since)
+            if len(failures) >= self._throttle.max_failures:
+                oldest = sorted(failures)[-self._throttle.max_failures]
+                retry = oldest + timedelta(seconds=self._throttle.window) - now
+                raise RateLimited(
+                    int(retry.total_seconds()) + 1,
+                    "Too many failed logins for this account; try again later.",
+                )
+            uow.login_failures.add(key, now)
+            uow.login_failures.clear(key, before=since)
+            found = uow.users.credentials(email)
+            uow.commit()
+        return found
+
+    def _issue(
+        self, uow: UnitOfWork, user_id: int, session_id: str, started_at: datetime
+    ) -> TokenPair:
+        now = self._clock()
+        ends_at = started_at + self._max_age
         token = new_refresh_token()
         uow.refresh_tokens.add(
             user_id=user_id,
-            family_id=family_id,
+            family_id=session_id,
             token_hash=hash_token(token),
             now=now,
-            expires_at=now + timedelta(seconds=self._refresh_ttl),
+            expires_at=min(now + timedelta(seconds=self._refresh_ttl), ends_at),
         )
+        access_expires = min(now + timedelta(seconds=self._access.ttl), ends_at)
         return TokenPair(
-            access_token=self._access.issue(user_id, now),
+            access_token=self._access.issue(user_id, session_id, now, access_expires),
             refresh_token=token,
-            expires_in=self._access.ttl,
+            expires_in=max(0, int((access_expires - now).total_seconds())),
         )
 
     def _revoke_reused(self, uow: UnitOfWork, family_id: str, user_id: int) -> None:
         log.warning("refresh token reuse detected; revoking family", extra={"user_id": user_id})
-        uow.refresh_tokens.revoke_family(family_id, self._clock())
+        uow.sessions.end(family_id, self._clock())
         uow.commit()
+
+
+def _account_key(email: str) -> str:
+    """What failures are counted under: a hash of the normalised email, so that the table
+    of failures holds no addresses."""
+    return hashlib.sha256(email.encode()).hexdigest()

@@ -140,3 +140,4 @@ class RefreshTokenRecord:
     expires_at: datetime
     used_at: datetime | None
     revoked_at: datetime | None
+    session_started_at: datetime

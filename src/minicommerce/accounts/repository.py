@@ -27,6 +27,11 @@ class UserRepository(Protocol):
 
     def get_by_email(self, email: str) -> User | None: ...
 
+    def get_in_session(self, user_id: int, session_id: str, started_after: datetime) -> User | None:
+        """The user, if ``session_id`` is theirs, has not ended and started after
+        ``started_after``: one query, run on every authenticated request."""
+        ...
+
     def credentials(self, email: str) -> tuple[User, str] | None:
         """The account and its password hash, for checking a login."""
         ...
@@ -49,15 +54,30 @@ class RefreshTokenRepository(Protocol):
         """Retire a live token; ``False`` if it was already used or revoked (a race lost)."""
         ...
 
-    def revoke_family(self, family_id: str, now: datetime) -> None: ...
-
-    def revoke_user(self, user_id: int, now: datetime) -> None: ...
-
     def delete_expired(self, before: datetime) -> int: ...
+
+
+class SessionRepository(Protocol):
+    """Sessions: one per refresh-token family, named by the ``sid`` of its access tokens."""
+
+    def start(self, *, session_id: str, user_id: int, now: datetime) -> None: ...
+
+    def end(self, session_id: str, now: datetime) -> None:
+        """End one session: its refresh tokens are revoked and its access tokens refused."""
+        ...
+
+    def end_all(self, user_id: int, now: datetime) -> None:
+        """End every session of a user."""
+        ...
 
 
 class LoginFailureRepository(Protocol):
     """Failed logins per account key (a hash of the normalised email)."""
+
+    def lock(self, key: str) -> None:
+        """Hold attempts for ``key`` back until this transaction ends, so that counting and
+        recording an attempt is atomic across threads, processes and instances."""
+        ...
 
     def recent(self, key: str, since: datetime) -> list[datetime]: ...
 

@@ -95,7 +95,7 @@ class AccountService:
             if user is None:
                 raise NotFound(_RESOURCE, user_id)
             if values.get("is_active") is False:
-                uow.refresh_tokens.revoke_user(user_id, self._clock())
+                uow.sessions.end_all(user_id, self._clock())
             uow.commit()
         return user
 
@@ -124,6 +124,6 @@ class AccountService:
             if user is None:
                 raise NotFound(_RESOURCE, existing.id)
             if password is not None:
-                uow.refresh_tokens.revoke_user(existing.id, self._clock())
+                uow.sessions.end_all(existing.id, self._clock())
             uow.commit()
         return user, False

@@ -1,4 +1,4 @@
-"""Users, refresh tokens and login failures on SQLAlchemy Core."""
+"""Users, sessions, refresh tokens and login failures on SQLAlchemy Core."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from minicommerce.accounts.models import RefreshTokenRecord, User
 from minicommerce.errors import EmailTaken
 from minicommerce.storage.reads import CompiledRead, contains_pattern
-from minicommerce.storage.tables import login_failures, refresh_tokens, users
+from minicommerce.storage.tables import login_failures, refresh_tokens, sessions, users
 
 _u = users.c
+_s = sessions.c
 _USER = (
     _u.id,
     _u.email,
@@ -27,6 +28,19 @@ _USER = (
 # Built once: every authenticated request loads its user.
 _BY_ID = CompiledRead(
     sa.select(*_USER).where(_u.id == sa.bindparam("user_id", type_=_u.id.type)).limit(1)
+)
+# Every authenticated request: its user, if its session is theirs and live. Two primary-key
+# lookups in one round trip.
+_IN_SESSION = CompiledRead(
+    sa.select(*_USER)
+    .select_from(users.join(sessions, _s.user_id == _u.id))
+    .where(
+        _u.id == sa.bindparam("user_id", type_=_u.id.type),
+        _s.id == sa.bindparam("session_id", type_=_s.id.type),
+        _s.revoked_at.is_(None),
+        _s.created_at > sa.bindparam("started_after", type_=_s.created_at.type),
+    )
+    .limit(1)
 )
 _BY_EMAIL = sa.select(*_USER).where(_u.email == sa.bindparam("email", type_=_u.email.type))
 _CREDENTIALS = sa.select(*_USER, _u.password_hash).where(
@@ -77,6 +91,13 @@ class SqlUserRepository:
 
     def get(self, user_id: int) -> User | None:
         row = _BY_ID.first(self._conn, {"user_id": user_id})
+        return None if row is None else _user(row)
+
+    def get_in_session(self, user_id: int, session_id: str, started_after: datetime) -> User | None:
+        row = _IN_SESSION.first(
+            self._conn,
+            {"user_id": user_id, "session_id": session_id, "started_after": started_after},
+        )
         return None if row is None else _user(row)
 
     def get_by_email(self, email: str) -> User | None:
@@ -135,8 +156,16 @@ class SqlRefreshTokenRepository:
     def find(self, token_hash: str) -> RefreshTokenRecord | None:
         row = self._conn.execute(
             sa.select(
-                _r.id, _r.user_id, _r.family_id, _r.expires_at, _r.used_at, _r.revoked_at
-            ).where(_r.token_hash == token_hash)
+                _r.id,
+                _r.user_id,
+                _r.family_id,
+                _r.expires_at,
+                _r.used_at,
+                _r.revoked_at,
+                _s.created_at,
+            )
+            .select_from(refresh_tokens.join(sessions, _s.id == _r.family_id))
+            .where(_r.token_hash == token_hash)
         ).first()
         return None if row is None else RefreshTokenRecord(*row)
 
@@ -148,31 +177,64 @@ class SqlRefreshTokenRepository:
         )
         return result.rowcount == 1
 
-    def revoke_family(self, family_id: str, now: datetime) -> None:
+    def delete_expired(self, before: datetime) -> int:
+        result = self._conn.execute(sa.delete(refresh_tokens).where(_r.expires_at < before))
+        return result.rowcount
+
+
+class SqlSessionRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def start(self, *, session_id: str, user_id: int, now: datetime) -> None:
+        self._conn.execute(
+            sa.insert(sessions).values(id=session_id, user_id=user_id, created_at=now)
+        )
+
+    def end(self, session_id: str, now: datetime) -> None:
+        self._conn.execute(
+            sa.update(sessions)
+            .where(_s.id == session_id, _s.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
         self._conn.execute(
             sa.update(refresh_tokens)
-            .where(_r.family_id == family_id, _r.revoked_at.is_(None))
+            .where(_r.family_id == session_id, _r.revoked_at.is_(None))
             .values(revoked_at=now)
         )
 
-    def revoke_user(self, user_id: int, now: datetime) -> None:
+    def end_all(self, user_id: int, now: datetime) -> None:
+        self._conn.execute(
+            sa.update(sessions)
+            .where(_s.user_id == user_id, _s.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
         self._conn.execute(
             sa.update(refresh_tokens)
             .where(_r.user_id == user_id, _r.revoked_at.is_(None))
             .values(revoked_at=now)
         )
 
-    def delete_expired(self, before: datetime) -> int:
-        result = self._conn.execute(sa.delete(refresh_tokens).where(_r.expires_at < before))
-        return result.rowcount
-
 
 _f = login_failures.c
+# The namespace of the per-account advisory locks on PostgreSQL (any constant will do).
+_THROTTLE_LOCK_SPACE = 0x6D63_6C66  # "mclf"
 
 
 class SqlLoginFailureRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+
+    def lock(self, key: str) -> None:
+        if self._conn.dialect.name == "postgresql":
+            # A transaction-scoped advisory lock on (namespace, 32 bits of the key's hash):
+            # attempts for one account queue here, whichever instance they reach. Two
+            # accounts that share the 32 bits merely queue together for a moment.
+            self._conn.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(_THROTTLE_LOCK_SPACE, _lock_id(key)))
+            )
+        # SQLite: the write transaction began with BEGIN IMMEDIATE and so holds the
+        # database's write lock already, which serialises every attempt.
 
     def recent(self, key: str, since: datetime) -> list[datetime]:
         stmt = sa.select(_f.failed_at).where(_f.account_key == key, _f.failed_at >= since)
@@ -186,3 +248,7 @@ class SqlLoginFailureRepository:
         if before is not None:
             stmt = stmt.where(_f.failed_at < before)
         self._conn.execute(stmt)
+
+
+def _lock_id(key: str) -> int:
+    return int.from_bytes(bytes.fromhex(key[:8]), "big", signed=True)

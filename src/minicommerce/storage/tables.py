@@ -59,6 +59,20 @@ users = sa.Table(
     sa.Index("uq_users_email", "email", unique=True),
 )
 
+# A session is one refresh-token family: it starts at a login and ends with a logout, a
+# reuse detection, a password change, a deactivation, or its maximum age (a setting, counted
+# from created_at). Its access tokens name it (``sid``) and are refused once it has ended.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
 refresh_tokens = sa.Table(
     "refresh_tokens",
     metadata,

@@ -9,6 +9,7 @@ from typing import Self
 from minicommerce.storage.accounts import (
     SqlLoginFailureRepository,
     SqlRefreshTokenRepository,
+    SqlSessionRepository,
     SqlUserRepository,
 )
 from minicommerce.storage.carts import SqlCartRepository
@@ -42,6 +43,10 @@ class SqlUnitOfWork:
     @cached_property
     def refresh_tokens(self) -> SqlRefreshTokenRepository:
         return SqlRefreshTokenRepository(self._conn)
+
+    @cached_property
+    def sessions(self) -> SqlSessionRepository:
+        return SqlSessionRepository(self._conn)
 
     @cached_property
     def login_failures(self) -> SqlLoginFailureRepository:

@@ -48,8 +48,9 @@ class AuthController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Rotate a refresh token into a new token pair",
-        description="The refresh token is single use. Presenting a used token again revokes "
-        "every token of its session (reuse detection).",
+        description="The refresh token is single use. Presenting a used token again ends its "
+        "session, access tokens included (reuse detection). A session lives at most "
+        "`MINICOMMERCE_SESSION_MAX_AGE` (30 days by default) however often it is refreshed.",
         responses=problems(
             422, 429, _401=("Invalid, expired, reused or revoked refresh token.", "invalid_token")
         ),
@@ -62,6 +63,8 @@ class AuthController(Controller):
         status_code=204,
         sync_to_thread=True,
         summary="End the session of a refresh token",
+        description="Its refresh tokens and its access tokens stop working at once. An unknown "
+        "or already ended token is ignored (204 all the same).",
         responses=problems(422, 429),
     )
     def logout(self, data: JSONBody[RefreshRequest], shop: NamedDependency[Shop]) -> None:

@@ -40,7 +40,9 @@ class MeController(Controller):
         status_code=204,
         sync_to_thread=True,
         summary="Change one's own password",
-        description="Needs the current password. Ends every session (refresh token) of the user.",
+        description="Needs the current password. Ends every session of the user: its refresh "
+        "tokens and its access tokens, this request's included. A wrong current password counts "
+        "as a failed login of the account: after 10 within 15 minutes, the account answers 429.",
         responses=problems(
             422,
             429,
