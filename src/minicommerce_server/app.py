@@ -6,13 +6,14 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 import minicommerce
 from minicommerce import Settings, Shop
+from minicommerce_server.bodies import check_json_body
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
 from minicommerce_server.problems import EXCEPTION_HANDLERS
@@ -85,6 +86,17 @@ def create_app(
     app = Litestar(
         route_handlers=[api, OperationsController],
         dependencies=dependencies,
+        # Per route: only routes whose handler takes a JSON body are checked.
+        before_request=check_json_body,
+        # Set by the edge middleware on every response; listed here for the schema.
+        response_headers=[
+            ResponseHeader(
+                name="X-Content-Type-Options",
+                value="nosniff",
+                description="On every response: browsers must not guess another content type.",
+                documentation_only=True,
+            )
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
         openapi_config=OpenAPIConfig(

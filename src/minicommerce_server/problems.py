@@ -211,14 +211,20 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 _DESCRIPTIONS = {
+    400: "The body is not well-formed JSON, or is nested too deeply (`bad_request`).",
     401: "Missing, invalid or expired access token (`unauthenticated`, `invalid_token`).",
     403: "Authenticated but not allowed (`permission_denied`).",
     404: "Not found (`not_found`).",
     409: "Conflict with the current state.",
     412: "`If-Match` no longer matches (`precondition_failed`).",
+    415: "The body is not sent as `application/json` (`unsupported_media_type`).",
     422: "Invalid input (`validation_error`); `errors` lists each field.",
     429: "Rate limited (`rate_limited`); see `Retry-After`.",
 }
+
+
+JSON_BODY = (400, 415)
+"""The problems of every route that takes a JSON body (see ``bodies.py``)."""
 
 
 def problems(*statuses: int, **described: str) -> dict[int, ResponseSpec]:

@@ -7,12 +7,12 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from minicommerce.accounts.emails import legacy_email_key, normalise_email
 from minicommerce.accounts.models import (
     Credentials,
     PasswordChange,
     TokenPair,
     User,
-    normalise_email,
 )
 from minicommerce.accounts.passwords import PasswordHasher
 from minicommerce.accounts.tokens import (
@@ -64,15 +64,20 @@ class AuthService:
         :class:`InvalidCredentials` after the same amount of hashing work.
         """
         now = self._clock()
+        # An address stored before today's normal form (lower() rather than NFKC case
+        # folding, or refused by today's syntax check) is still found under its old key.
+        legacy = legacy_email_key(credentials.email)
         try:
             email = normalise_email(credentials.email)
         except ValueError:
-            email = credentials.email.strip().lower()
+            email = legacy
         key = hashlib.sha256(email.encode()).hexdigest()
         since = now - timedelta(seconds=self._throttle.window)
         with self._uow(write=False) as uow:
             failures = uow.login_failures.recent(key, since)
             found = uow.users.credentials(email)
+            if found is None and legacy != email:
+                found = uow.users.credentials(legacy)
         if len(failures) >= self._throttle.max_failures:
             oldest = sorted(failures)[-self._throttle.max_failures]
             retry = oldest + timedelta(seconds=self._throttle.window) - now

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from litestar import Controller, get, patch
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from minicommerce import Page, Shop, User, UserAdminChanges, UserQuery
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from minicommerce_server.problems import problems
+from minicommerce_server.params import CursorParam
+from minicommerce_server.problems import JSON_BODY, problems
 
 
 class AdminUserController(Controller):
@@ -29,7 +30,7 @@ class AdminUserController(Controller):
         staff_user: NamedDependency[User],
         shop: NamedDependency[Shop],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorParam = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Page[User]:
         return shop.accounts.list(UserQuery(limit=limit, cursor=cursor, q=q or None))
@@ -52,7 +53,13 @@ class AdminUserController(Controller):
         description="Deactivating an account ends its sessions. Staff cannot demote or "
         "deactivate themselves.",
         responses=problems(
-            401, 403, 404, 422, 429, _409="Staff changing their own access (`self_modification`)."
+            *JSON_BODY,
+            401,
+            403,
+            404,
+            422,
+            429,
+            _409="Staff changing their own access (`self_modification`).",
         ),
     )
     def update_user(

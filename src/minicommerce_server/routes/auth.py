@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from litestar import Controller, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from minicommerce import Credentials, RefreshRequest, Registration, Shop, TokenPair, User
-from minicommerce_server.problems import problems
+from minicommerce_server.problems import JSON_BODY, problems
+
+# Tokens are credentials: no cache, shared or private, may keep a response that holds them.
+NO_STORE = ResponseHeader(
+    name="Cache-Control", value="no-store", description="Token responses are never cached."
+)
 
 
 class AuthController(Controller):
@@ -19,7 +25,9 @@ class AuthController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="Create a customer account",
-        responses=problems(422, 429, _409="The email is already registered (`email_taken`)."),
+        responses=problems(
+            *JSON_BODY, 422, 429, _409="The email is already registered (`email_taken`)."
+        ),
     )
     def register(self, data: JSONBody[Registration], shop: NamedDependency[Shop]) -> User:
         return shop.accounts.register(data)
@@ -28,10 +36,12 @@ class AuthController(Controller):
         "/login",
         status_code=200,
         sync_to_thread=True,
+        response_headers=[NO_STORE],
         summary="Exchange email and password for a token pair",
         description="An unknown email and a wrong password get the same answer. After 10 "
         "failed logins for one email within 15 minutes, that email answers 429.",
         responses=problems(
+            *JSON_BODY,
             422,
             429,
             _401="Unknown email, wrong password or inactive account (`invalid_credentials`).",
@@ -44,11 +54,15 @@ class AuthController(Controller):
         "/refresh",
         status_code=200,
         sync_to_thread=True,
+        response_headers=[NO_STORE],
         summary="Rotate a refresh token into a new token pair",
         description="The refresh token is single use. Presenting a used token again revokes "
         "every token of its session (reuse detection).",
         responses=problems(
-            422, 429, _401="Invalid, expired, reused or revoked refresh token (`invalid_token`)."
+            *JSON_BODY,
+            422,
+            429,
+            _401="Invalid, expired, reused or revoked refresh token (`invalid_token`).",
         ),
     )
     def refresh(self, data: JSONBody[RefreshRequest], shop: NamedDependency[Shop]) -> TokenPair:
@@ -59,7 +73,7 @@ class AuthController(Controller):
         status_code=204,
         sync_to_thread=True,
         summary="End the session of a refresh token",
-        responses=problems(422, 429),
+        responses=problems(*JSON_BODY, 422, 429),
     )
     def logout(self, data: JSONBody[RefreshRequest], shop: NamedDependency[Shop]) -> None:
         shop.auth.logout(data.refresh_token)

@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from minicommerce import Cart, LineQuantity, Shop, User
-from minicommerce_server.problems import problems
+from minicommerce_server.problems import JSON_BODY, problems
 
 
 class CartController(Controller):
@@ -24,6 +24,7 @@ class CartController(Controller):
         sync_to_thread=True,
         summary="Set a line's quantity (1..1000; 0 removes the line)",
         responses=problems(
+            *JSON_BODY,
             401,
             404,
             422,

@@ -21,7 +21,8 @@ from minicommerce import (
 )
 from minicommerce.money import PRICE_PATTERN
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from minicommerce_server.problems import problems
+from minicommerce_server.params import CursorParam
+from minicommerce_server.problems import JSON_BODY, problems
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 ETAG = ResponseHeader(
@@ -79,7 +80,7 @@ class ProductController(Controller):
         self,
         shop: NamedDependency[Shop],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorParam = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
         min_price: Annotated[str | None, QueryParameter(pattern=PRICE_PATTERN)] = None,
         max_price: Annotated[str | None, QueryParameter(pattern=PRICE_PATTERN)] = None,
@@ -117,7 +118,7 @@ class ProductController(Controller):
         security=BEARER,
         summary="Add a product (staff)",
         response_headers=[ETAG],
-        responses=problems(401, 403, 422, 429, _409="The SKU is taken (`sku_taken`)."),
+        responses=problems(*JSON_BODY, 401, 403, 422, 429, _409="The SKU is taken (`sku_taken`)."),
     )
     def create_product(
         self,
@@ -136,7 +137,9 @@ class ProductController(Controller):
         description="Any subset of the create fields. With `If-Match`, only if the product "
         "is still at that version.",
         response_headers=[ETAG],
-        responses=problems(401, 403, 404, 412, 422, 429, _409="The SKU is taken (`sku_taken`)."),
+        responses=problems(
+            *JSON_BODY, 401, 403, 404, 412, 422, 429, _409="The SKU is taken (`sku_taken`)."
+        ),
     )
     def update_product(
         self,

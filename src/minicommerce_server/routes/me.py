@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from minicommerce import PasswordChange, ProfileChanges, Shop, User
-from minicommerce_server.problems import problems
+from minicommerce_server.problems import JSON_BODY, problems
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
@@ -25,7 +25,7 @@ class MeController(Controller):
         "/",
         sync_to_thread=True,
         summary="Change one's own names",
-        responses=problems(401, 422, 429),
+        responses=problems(*JSON_BODY, 401, 422, 429),
     )
     def update_me(
         self,
@@ -42,6 +42,7 @@ class MeController(Controller):
         summary="Change one's own password",
         description="Needs the current password. Ends every session (refresh token) of the user.",
         responses=problems(
+            *JSON_BODY,
             422,
             429,
             _401="Not signed in, or the current password is wrong (`invalid_credentials`).",

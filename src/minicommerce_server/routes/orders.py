@@ -20,7 +20,8 @@ from minicommerce import (
 )
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.observability import metrics_of
-from minicommerce_server.problems import problems
+from minicommerce_server.params import CursorParam
+from minicommerce_server.problems import JSON_BODY, problems
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
@@ -49,6 +50,7 @@ class OrderController(Controller):
         description="All or nothing: every line's stock is checked and taken in one "
         "transaction. Without `items` the cart is checked out and emptied.",
         responses=problems(
+            *JSON_BODY,
             401,
             404,
             422,
@@ -76,7 +78,7 @@ class OrderController(Controller):
         current_user: NamedDependency[User],
         shop: NamedDependency[Shop],
         limit: Limit = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorParam = None,
     ) -> Page[Order]:
         return shop.orders.list(current_user.id, limit=limit, cursor=cursor)
 
@@ -120,7 +122,7 @@ class AdminOrderController(Controller):
         status: FromQuery[OrderStatus | None] = None,
         user_id: Annotated[int | None, QueryParameter(ge=1)] = None,
         limit: Limit = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorParam = None,
     ) -> Page[AdminOrder]:
         return shop.orders.list_all(status=status, user_id=user_id, limit=limit, cursor=cursor)
 
@@ -139,7 +141,13 @@ class AdminOrderController(Controller):
         sync_to_thread=True,
         summary="Move an order along pending → paid → shipped → delivered, or cancel (staff)",
         responses=problems(
-            401, 403, 404, 422, 429, _409="Not a move of the state machine (`invalid_transition`)."
+            *JSON_BODY,
+            401,
+            403,
+            404,
+            422,
+            429,
+            _409="Not a move of the state machine (`invalid_transition`).",
         ),
     )
     def set_status(
