@@ -93,7 +93,7 @@ def create_app(
             ResponseHeader(
                 name="X-Content-Type-Options",
                 value="nosniff",
-                description="On every response: browsers must not guess another content type.",
+                description="`nosniff`, on every response: browsers never guess another type.",
                 documentation_only=True,
             )
         ],

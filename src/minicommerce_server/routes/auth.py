@@ -12,7 +12,9 @@ from minicommerce_server.problems import JSON_BODY, problems
 
 # Tokens are credentials: no cache, shared or private, may keep a response that holds them.
 NO_STORE = ResponseHeader(
-    name="Cache-Control", value="no-store", description="Token responses are never cached."
+    name="Cache-Control",
+    value="no-store",
+    description="`no-store`: a response holding tokens is never cached.",
 )
 
 
