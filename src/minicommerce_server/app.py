@@ -13,7 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 import minicommerce
 from minicommerce import Settings, Shop
-from minicommerce_server.bodies import check_json_body
+from minicommerce_server.bodies import json_body_check
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
 from minicommerce_server.problems import EXCEPTION_HANDLERS
@@ -87,7 +87,7 @@ def create_app(
         route_handlers=[api, OperationsController],
         dependencies=dependencies,
         # Per route: only routes whose handler takes a JSON body are checked.
-        before_request=check_json_body,
+        before_request=json_body_check(),
         # Set by the edge middleware on every response; listed here for the schema.
         response_headers=[
             ResponseHeader(
