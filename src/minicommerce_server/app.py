@@ -86,7 +86,8 @@ def create_app(
     app = Litestar(
         route_handlers=[api, OperationsController],
         dependencies=dependencies,
-        # Per route: only routes whose handler takes a JSON body are checked.
+        # Per route: only routes whose handler takes a JSON body are checked. A layer that
+        # sets its own before_request replaces this one: call bodies.check_body there.
         before_request=json_body_check(),
         # Set by the edge middleware on every response; listed here for the schema.
         response_headers=[

@@ -30,9 +30,9 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name="Idempotency-Key",
         required=False,
-        description="1 to 255 characters. Retrying with the same key returns the original "
-        "order and creates nothing (kept at least 24 h, per user); the same key with another "
-        "body is `idempotency_key_reused` (422).",
+        description="1 to 255 characters, no control characters. Retrying with the same "
+        "key returns the original order and creates nothing (kept at least 24 h, per user); "
+        "the same key with another body is `idempotency_key_reused` (422).",
     ),
 ]
 
