@@ -8,6 +8,7 @@ import pydantic
 from pydantic import BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 from minicommerce.errors import ValidationError
+from minicommerce.text import NON_BLANK_TEXT_PATTERN, TEXT_PATTERN
 
 
 def _whole_number(value: Any) -> Any:
@@ -48,6 +49,8 @@ def _exact_json_schema(schema: dict[str, Any], cls: type) -> None:
         )
         for option in [prop, *prop.get("anyOf", ())]:
             if stripped and option.get("type") == "string" and option.get("minLength") == 1:
+                if option.get("pattern") == TEXT_PATTERN:
+                    option["pattern"] = NON_BLANK_TEXT_PATTERN
                 option.setdefault("pattern", r"\S")
 
 

@@ -7,15 +7,23 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import StringConstraints
 
 from minicommerce.errors import ValidationError
 from minicommerce.ids import MAX_ID
+from minicommerce.text import has_control
 
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_CURSOR_LENGTH = 2048
+"""The longest cursor accepted. The longest one issued holds a 200-character product name
+as UTF-8 (at most 800 bytes), about 1,100 characters once in base64."""
+
+Cursor = Annotated[str, StringConstraints(max_length=MAX_CURSOR_LENGTH)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +36,25 @@ class Page(Generic[T]):
 
 def encode_cursor(kind: str, key: Sequence[str | int]) -> str:
     """An opaque cursor: the list it belongs to and the sort key of the last item."""
-    raw = json.dumps([kind, *key], separators=(",", ":")).encode()
+    # UTF-8 rather than \u escapes: a name of 200 non-Latin characters stays well inside
+    # MAX_CURSOR_LENGTH (escaped, an astral character takes 12 bytes instead of 4).
+    raw = json.dumps([kind, *key], separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def decode_cursor(cursor: str, kind: str, arity: int) -> list[str | int]:
-    """The key inside a cursor; a cursor from another list or sort is a validation error."""
+    """The key inside a cursor; a cursor from another list or sort is a validation error.
+
+    A cursor is caller input like any other: its length is capped before anything is
+    decoded, and JSON nested deeper than the decoder's recursion limit is refused like any
+    other malformed cursor.
+    """
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise ValidationError.single("cursor", f"must be at most {MAX_CURSOR_LENGTH} characters")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationError.single("cursor", "is not a valid cursor") from None
     if (
         not isinstance(data, list)
@@ -72,7 +89,8 @@ def _is_key_part(value: object) -> bool:
         return False
     if isinstance(value, int):
         return abs(value) <= MAX_ID
-    return isinstance(value, str) and len(value) <= 1000
+    # A crafted cursor must not smuggle into a query what a text field would refuse.
+    return isinstance(value, str) and len(value) <= 1000 and not has_control(value)
 
 
 def check_limit(limit: int) -> int:

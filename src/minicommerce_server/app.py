@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, Router
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -14,6 +14,7 @@ from litestar.routes import HTTPRoute
 
 import minicommerce
 from minicommerce import Shop
+from minicommerce_server.bodies import json_body_check
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
 from minicommerce_server.openapi import render_plugins
@@ -87,18 +88,33 @@ def create_app(
     }
     allowed: dict[str, str] = {}
 
-    def answer_options(request: Request[Any, Any, Any]) -> Response[None] | None:
-        """``OPTIONS`` answers every method of the path in ``Allow``: Litestar's own answer
-        lists only the methods of the handler it was made with (one of several on a path)."""
-        if request.method != "OPTIONS":
-            return None
-        allow = allowed.get(request.scope.get("path_template", ""))
-        return Response(None, status_code=204, headers={"Allow": allow} if allow else None)
+    check_json_body = json_body_check()
+
+    async def before_request(request: Request[Any, Any, Any]) -> Response[None] | None:
+        """``OPTIONS`` answers every method of the path in ``Allow`` (Litestar's own answer
+        lists only the methods of the handler it was made with, one of several on a path);
+        routes that take a JSON body refuse any other body (415, 400)."""
+        if request.method == "OPTIONS":
+            allow = allowed.get(request.scope.get("path_template", ""))
+            return Response(None, status_code=204, headers={"Allow": allow} if allow else None)
+        await check_json_body(request)
+        return None
 
     app = Litestar(
         route_handlers=[api, OperationsController],
-        before_request=answer_options,
+        # A layer that sets its own before_request replaces this one: call
+        # bodies.check_body there on a route that takes a JSON body.
+        before_request=before_request,
         dependencies=dependencies,
+        # Set by the edge middleware on every response; listed here for the schema.
+        response_headers=[
+            ResponseHeader(
+                name="X-Content-Type-Options",
+                value="nosniff",
+                description="`nosniff`, on every response: browsers never guess another type.",
+                documentation_only=True,
+            )
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
         openapi_config=OpenAPIConfig(

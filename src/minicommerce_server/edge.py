@@ -1,9 +1,10 @@
 """The one middleware around the whole app, before routing.
 
-For every HTTP request it: gives it an id (``X-Request-ID``, echoed back); reads the bearer
-token (signature and claims only, no database); applies the rate limit, per user when the
-token is valid, else per client address; then counts, times and logs the request in one
-line. Bodies, query strings and headers are never logged.
+For every HTTP request it: gives it an id (``X-Request-ID``, echoed back) and its answer
+``X-Content-Type-Options: nosniff``; reads the bearer token (signature and claims only, no
+database); applies the rate limit, per user when the token is valid, else per client
+address; then counts, times and logs the request in one line. Bodies, query strings and
+headers are never logged.
 
 It runs outside Litestar's routing so that 404s, 405s and 429s get all of this too, and as
 one layer because every layer costs on each request of the hottest routes.
@@ -30,6 +31,9 @@ from minicommerce_server.proxies import TrustedProxies
 
 access_log = logging.getLogger("minicommerce.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# On every answer, 404s, 429s and 500s included: no browser may sniff a problem or an
+# error page into HTML or script.
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 API_PREFIX = "/api/"
 
 
@@ -61,7 +65,7 @@ class EdgeMiddleware:
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
-        request_id_header = (b"x-request-id", request_id.encode())
+        extra_headers = [(b"x-request-id", request_id.encode()), NOSNIFF]
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         user_id = self._identify(headers.get(b"authorization"), state)
@@ -71,7 +75,7 @@ class EdgeMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), request_id_header]
+                message["headers"] = [*message.get("headers", ()), *extra_headers]
             await send(message)
 
         try:

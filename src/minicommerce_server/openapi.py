@@ -30,6 +30,7 @@ from litestar.openapi.plugins import (
 )
 
 from minicommerce.commands import Command, Part
+from minicommerce.pagination import MAX_CURSOR_LENGTH
 from minicommerce_server.problems import (
     GENERIC_CODES,
     PROBLEM_MEDIA_TYPE,
@@ -44,10 +45,9 @@ PROBLEM_REF = "#/components/schemas/Problem"
 REF_TEMPLATE = "#/components/schemas/{model}"
 CODES = " Codes: "
 
-MAX_CURSOR = 512
 CURSOR = {
     "type": "string",
-    "maxLength": MAX_CURSOR,
+    "maxLength": MAX_CURSOR_LENGTH,
     "pattern": "^[A-Za-z0-9_-]*$",
     "description": "Opaque: the `next_cursor` of the previous page of the same list (and "
     "sort). Empty or absent: the first page. Any other value is a 422.",

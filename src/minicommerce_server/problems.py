@@ -214,7 +214,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 
 # What each status means, and the codes it carries unless a route names its own.
 _DESCRIPTIONS = {
-    400: "The body is not well-formed JSON.",
+    400: "The body is not well-formed JSON, or is nested too deeply.",
     401: "Missing, invalid or expired access token.",
     403: "Authenticated but not allowed: the route is for staff.",
     404: "Not found.",

@@ -11,6 +11,7 @@ import pytest
 
 from minicommerce import Shop, errors
 from minicommerce.ids import MAX_ID
+from minicommerce.pagination import MAX_CURSOR_LENGTH
 from minicommerce_server.problems import HTTP_CODES
 from tests.server.conftest import Account, Client
 from tests.server.helpers import API, PROBLEM, assert_problem, assert_validation, make_product
@@ -160,7 +161,13 @@ def test_null_only_where_the_server_takes_it(document: dict[str, Any]) -> None:
 
 def test_texts_lengths_and_forms_are_the_ones_checked(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
-    assert schemas["NewProduct"]["properties"]["name"]["pattern"] == r"\S"
+    name = re.compile(schemas["NewProduct"]["properties"]["name"]["pattern"])
+    assert [bool(name.search(v)) for v in ("Mug", " ", "Mug\x00", "a\nb")] == [
+        True,
+        False,
+        False,
+        False,
+    ]
     price = re.compile(schemas["NewProduct"]["properties"]["price"]["pattern"])
     assert [bool(price.search(v)) for v in ("0.01", "99999999.99", "0", "0.00")] == [
         True,
@@ -170,8 +177,7 @@ def test_texts_lengths_and_forms_are_the_ones_checked(document: dict[str, Any]) 
     ]
     email = schemas["Registration"]["properties"]["email"]
     assert email["maxLength"] == 254
-    assert re.search(email["pattern"], "ada@example.com")
-    assert not re.search(email["pattern"], "not an email")
+    assert email["format"] == "email"
     items = schemas["PlaceOrder"]["properties"]["items"]["anyOf"][0]
     assert (items["minItems"], items["maxItems"]) == (1, 100)
     assert "password" not in schemas["Credentials"]["properties"]["password"].get("pattern", "")
@@ -189,7 +195,7 @@ def test_cursors_and_headers_have_the_forms_the_server_takes(document: dict[str,
     for path in ("/products", "/orders", "/admin/orders", "/admin/users"):
         cursor = _parameter(document, API + path, "get", "cursor")
         assert cursor["pattern"] == "^[A-Za-z0-9_-]*$"
-        assert cursor["maxLength"] == 512
+        assert cursor["maxLength"] == MAX_CURSOR_LENGTH
     if_match = _parameter(document, f"{API}/products/{{product_id}}", "patch", "If-Match")
     for value in ("*", '"3"', 'W/"3"', '"1", "2"'):
         assert re.search(if_match["pattern"], value), value

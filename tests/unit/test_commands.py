@@ -15,7 +15,7 @@ from minicommerce import (
     UserAdminChanges,
     ValidationError,
 )
-from minicommerce.accounts.models import normalise_email
+from minicommerce.accounts.emails import normalise_email
 
 
 def fields_of(exc: pytest.ExceptionInfo[ValidationError]) -> list[str]:

@@ -7,12 +7,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from minicommerce.accounts.emails import legacy_email_key, normalise_email
 from minicommerce.accounts.models import (
     Credentials,
     PasswordChange,
     TokenPair,
     User,
-    normalise_email,
 )
 from minicommerce.accounts.passwords import PasswordHasher
 from minicommerce.accounts.tokens import (
@@ -65,12 +65,15 @@ class AuthService:
         An unknown email, a wrong password and a deactivated account all raise the same
         :class:`InvalidCredentials` after the same amount of hashing work.
         """
+        # An address stored before today's normal form (lower() rather than NFKC case
+        # folding, or refused by today's syntax check) is still found under its old key.
+        legacy = legacy_email_key(credentials.email)
         try:
             email = normalise_email(credentials.email)
         except ValueError:
-            email = credentials.email.strip().lower()
+            email = legacy
         key = _account_key(email)
-        found = self._count_attempt(key, email)
+        found = self._count_attempt(key, email, legacy)
         if found is None:
             self._hasher.waste_time(credentials.password)
             raise InvalidCredentials()
@@ -170,7 +173,9 @@ class AuthService:
             uow.sessions.end_all(user_id, self._clock())
             uow.commit()
 
-    def _count_attempt(self, key: str, email: str) -> tuple[User, str] | None:
+    def _count_attempt(
+        self, key: str, email: str, legacy: str | None = None
+    ) -> tuple[User, str] | None:
         """Record a password attempt for the account ``key`` as a failure before checking it
         (a success clears it), and raise :class:`RateLimited` once the account has had its
         failures in the window. The count and the record are one atomic step, so that
@@ -191,6 +196,8 @@ class AuthService:
             uow.login_failures.add(key, now)
             uow.login_failures.clear(key, before=since)
             found = uow.users.credentials(email)
+            if found is None and legacy is not None and legacy != email:
+                found = uow.users.credentials(legacy)
             uow.commit()
         return found
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
@@ -16,25 +15,13 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from minicommerce.accounts.emails import MAX_EMAIL, normalise_email
 from minicommerce.commands import Changes, Command
-from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
+from minicommerce.text import Text
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-MAX_EMAIL = 254
-
-
-def normalise_email(value: str) -> str:
-    """Emails are stored and compared trimmed and lower-cased.
-
-    Only the shape is checked (one ``@``, a dotted domain, no spaces): deliverability is
-    for a confirmation mail to prove, not for a regular expression.
-    """
-    email = value.strip().lower()
-    if len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
-        raise ValueError("is not a valid email address")
-    return email
 
 
 Email = Annotated[
@@ -44,18 +31,21 @@ Email = Annotated[
     WithJsonSchema(
         {
             "type": "string",
+            "format": "email",
             "maxLength": MAX_EMAIL,
-            "pattern": f"^{_EMAIL.pattern}$",
-            "description": "Compared case-insensitively and stored trimmed and lower-cased.",
+            "description": "Compared and stored NFKC-normalised and case-folded; control, "
+            "format and bidirectional characters are refused.",
             "examples": ["ada@example.com"],
         }
     ),
 ]
+# Passwords are never stored, searched or shown, only hashed: any character may be in
+# one, and refusing some now would lock out those who chose them before.
 Password = Annotated[
     str,
     StringConstraints(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, strip_whitespace=False),
 ]
-PersonName = Annotated[str, StringConstraints(max_length=100)]
+PersonName = Annotated[Text, StringConstraints(max_length=100)]
 
 
 @dataclass(slots=True)
@@ -93,14 +83,15 @@ class Registration(Command):
 
 
 class Credentials(Command):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    # Not ``Email``: an address stored before today's rules must still be able to log in.
+    email: Annotated[Text, StringConstraints(min_length=1, max_length=320)]
     password: Annotated[
         str, StringConstraints(min_length=1, max_length=MAX_PASSWORD, strip_whitespace=False)
     ]
 
 
 class RefreshRequest(Command):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    refresh_token: Annotated[Text, StringConstraints(min_length=1, max_length=512)]
 
 
 class ProfileChanges(Changes):
@@ -126,8 +117,8 @@ class UserAdminChanges(Changes):
 
 class UserQuery(Command):
     limit: Annotated[StrictInt, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
-    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    cursor: Cursor | None = None
+    q: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from minicommerce.accounts.emails import normalise_email
 from minicommerce.accounts.models import (
     ProfileChanges,
     Registration,
     User,
     UserAdminChanges,
     UserQuery,
-    normalise_email,
 )
 from minicommerce.accounts.passwords import PasswordHasher
 from minicommerce.clock import Clock, utcnow

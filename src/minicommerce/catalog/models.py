@@ -12,16 +12,17 @@ from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
 from minicommerce.commands import WHOLE_NUMBER, Changes, Command
 from minicommerce.money import Amount, Price
-from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
+from minicommerce.text import MultilineText, Text
 
 MAX_STOCK = 2_147_483_647
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Name = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
 Sku = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
 ]
-Description = Annotated[str, StringConstraints(max_length=5000)]
+Description = Annotated[MultilineText, StringConstraints(max_length=5000)]
 StockQuantity = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK), WHOLE_NUMBER]
 
 
@@ -81,8 +82,8 @@ class ProductQuery(Command):
     """Which products to list, in which order, from which cursor."""
 
     limit: Annotated[StrictInt, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
-    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    cursor: Cursor | None = None
+    q: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
     min_price: Amount | None = None
     max_price: Amount | None = None
     in_stock: StrictBool | None = None

@@ -14,6 +14,7 @@ from pydantic import Field, StrictInt, StringConstraints
 
 from minicommerce.carts.models import MAX_LINE_QUANTITY
 from minicommerce.commands import WHOLE_NUMBER, Command, Part
+from minicommerce.text import Text
 
 MAX_ORDER_LINES = 100
 MAX_ORDER_TOTAL = Decimal("9999999999.99")
@@ -37,8 +38,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CANCELLED: frozenset(),
 }
 
-Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Optional200 = Annotated[str, StringConstraints(max_length=200)]
+Text200 = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+Optional200 = Annotated[Text, StringConstraints(max_length=200)]
 
 
 class ShippingAddress(Part):

@@ -24,6 +24,7 @@ from minicommerce.orders.models import (
 )
 from minicommerce.orders.repository import KeyTaken, NewOrder
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id
+from minicommerce.text import CONTROL_MESSAGE, has_control
 from minicommerce.uow import UnitOfWorkFactory
 
 _RESOURCE = "Order"
@@ -51,8 +52,13 @@ class OrderService:
     ) -> tuple[Order, bool]:
         """Place an order; returns it and whether it was created now (``False``: a replay
         of an earlier request with the same idempotency key)."""
-        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY:
-            raise ValidationError.single("Idempotency-Key", f"must be 1 to {MAX_KEY} characters")
+        if idempotency_key is not None:
+            if not 0 < len(idempotency_key) <= MAX_KEY:
+                raise ValidationError.single(
+                    "Idempotency-Key", f"must be 1 to {MAX_KEY} characters"
+                )
+            if has_control(idempotency_key):
+                raise ValidationError.single("Idempotency-Key", CONTROL_MESSAGE)
         new = NewOrder(
             user_id=user_id,
             lines=_lines(request),

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from litestar import Controller, get, patch
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from minicommerce import Page, Shop, User, UserAdminChanges, UserQuery
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicommerce_server.params import CursorParam
 from minicommerce_server.problems import problems
 from minicommerce_server.routes.catalog import blank_to_none
 from minicommerce_server.security import staff_only
@@ -31,7 +32,7 @@ class AdminUserController(Controller):
         self,
         shop: NamedDependency[Shop],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorParam = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Page[User]:
         return shop.accounts.list(UserQuery(limit=limit, cursor=cursor, q=blank_to_none(q)))

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from litestar import Controller, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from minicommerce import Credentials, RefreshRequest, Registration, Shop, TokenPair, User
 from minicommerce_server.problems import problems
+
+# Tokens are credentials: no cache, shared or private, may keep a response that holds them.
+NO_STORE = ResponseHeader(
+    name="Cache-Control",
+    value="no-store",
+    description="`no-store`: a response holding tokens is never cached.",
+)
 
 
 class AuthController(Controller):
@@ -28,6 +36,7 @@ class AuthController(Controller):
         "/login",
         status_code=200,
         sync_to_thread=True,
+        response_headers=[NO_STORE],
         summary="Exchange email and password for a token pair",
         description="An unknown email and a wrong password get the same answer. After 10 "
         "failed logins for one email within 15 minutes, that email answers 429.",
@@ -47,6 +56,7 @@ class AuthController(Controller):
         "/refresh",
         status_code=200,
         sync_to_thread=True,
+        response_headers=[NO_STORE],
         summary="Rotate a refresh token into a new token pair",
         description="The refresh token is single use. Presenting a used token again ends its "
         "session, access tokens included (reuse detection). A session lives at most "

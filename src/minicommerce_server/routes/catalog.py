@@ -20,6 +20,7 @@ from minicommerce import (
 )
 from minicommerce.money import PRICE_PATTERN
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minicommerce_server.params import CursorParam
 from minicommerce_server.problems import problems
 from minicommerce_server.security import staff_only
 
@@ -84,7 +85,7 @@ class ProductController(Controller):
         self,
         shop: NamedDependency[Shop],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorParam = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
         min_price: Annotated[str | None, QueryParameter(pattern=PRICE_PATTERN)] = None,
         max_price: Annotated[str | None, QueryParameter(pattern=PRICE_PATTERN)] = None,

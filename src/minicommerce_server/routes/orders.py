@@ -21,6 +21,7 @@ from minicommerce import (
 from minicommerce.ids import MAX_ID
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.observability import metrics_of
+from minicommerce_server.params import CursorParam
 from minicommerce_server.problems import problems
 from minicommerce_server.security import staff_only
 
@@ -31,9 +32,9 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name="Idempotency-Key",
         required=False,
-        description="1 to 255 characters. Retrying with the same key returns the original "
-        "order and creates nothing (kept at least 24 h, per user); the same key with another "
-        "body is `idempotency_key_reused` (422).",
+        description="1 to 255 characters, no control characters. Retrying with the same "
+        "key returns the original order and creates nothing (kept at least 24 h, per user); "
+        "the same key with another body is `idempotency_key_reused` (422).",
     ),
 ]
 
@@ -83,7 +84,7 @@ class OrderController(Controller):
         current_user: NamedDependency[User],
         shop: NamedDependency[Shop],
         limit: Limit = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorParam = None,
     ) -> Page[Order]:
         return shop.orders.list(current_user.id, limit=limit, cursor=cursor)
 
@@ -127,7 +128,7 @@ class AdminOrderController(Controller):
         status: FromQuery[OrderStatus | None] = None,
         user_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         limit: Limit = DEFAULT_LIMIT,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorParam = None,
     ) -> Page[AdminOrder]:
         return shop.orders.list_all(status=status, user_id=user_id, limit=limit, cursor=cursor)
 
