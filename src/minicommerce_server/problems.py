@@ -111,7 +111,7 @@ def commerce_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     status = status_for(exc)
     details = exc.details()
     headers: dict[str, str] = {}
-    if isinstance(exc, e.RateLimited):
+    if isinstance(exc, e.RateLimited | e.ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, e.AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="minicommerce"'
@@ -218,6 +218,7 @@ _DESCRIPTIONS = {
     412: "`If-Match` no longer matches (`precondition_failed`).",
     422: "Invalid input (`validation_error`); `errors` lists each field.",
     429: "Rate limited (`rate_limited`); see `Retry-After`.",
+    503: "The database or Redis is down or too slow (`service_unavailable`); see `Retry-After`.",
 }
 
 

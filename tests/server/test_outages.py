@@ -1,0 +1,88 @@
+"""Backing services down, locked or slow: 503 problems with Retry-After, never a 500.
+
+These run the app in process; tests/test_outages.py does the same against a real server
+process through a proxy that stalls and refuses.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+from litestar.testing import TestClient
+
+from minicommerce import NewProduct, Registration, Shop
+from minicommerce.storage.engine import Timeouts, open_database
+from minicommerce_server.app import create_app
+from tests.conftest import FAST_ARGON2, SECRET, require_service
+from tests.server.conftest import make_settings
+from tests.server.helpers import API, assert_problem
+from tests.test_serve import free_port
+
+SHORT = Timeouts(connect=2, statement=0.3, pool=0.3, sqlite_busy=0.3)
+PRODUCTS = f"{API}/products"
+
+
+def assert_unavailable(response: object) -> None:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    body = assert_problem(response, 503, "service_unavailable")
+    retry_after = int(response.headers["Retry-After"])
+    assert retry_after >= 1
+    assert body["retry_after"] == retry_after
+    assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+@pytest.fixture
+def impatient_shop(sqlite_url: str) -> Iterator[Shop]:
+    with Shop.open(
+        sqlite_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False, timeouts=SHORT
+    ) as shop:
+        yield shop
+
+
+def test_a_locked_database_is_a_503_with_retry_after(impatient_shop: Shop) -> None:
+    impatient_shop.accounts.register(
+        Registration(email="staff@example.com", password="a long password"), is_staff=True
+    )
+    product = impatient_shop.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=1))
+    app = create_app(make_settings(), shop=impatient_shop, configure_logs=False)
+    path = str(impatient_shop.database.url.database)
+    with TestClient(app) as client:
+        login = {"email": "staff@example.com", "password": "a long password"}
+        token = client.post(f"{API}/auth/login", json=login).json()["access_token"]
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            response = client.patch(
+                f"{PRODUCTS}/{product.id}",
+                json={"stock_quantity": 3},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert_unavailable(response)
+            assert client.get(f"{PRODUCTS}/{product.id}").status_code == 200
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        metrics = client.get("/metrics").text
+        assert 'status="503"' in metrics
+        assert 'status="500"' not in metrics
+
+
+def test_a_database_that_is_down_is_a_503_and_health_stays_200() -> None:
+    require_service("postgres", "postgresql://127.0.0.1:5432", 5432)
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
+    with Shop(open_database(dead, timeouts=SHORT), secret_key=SECRET) as shop:
+        app = create_app(make_settings(), shop=shop, configure_logs=False)
+        with TestClient(app) as client:
+            assert_unavailable(client.get(PRODUCTS))
+            assert_unavailable(client.get(f"{PRODUCTS}/1"))
+            assert_unavailable(
+                client.post(f"{API}/auth/login", json={"email": "a@b.cd", "password": "x" * 8})
+            )
+            assert client.get("/health").status_code == 200
+            ready = client.get("/ready")
+            assert ready.status_code == 503
+            assert ready.json()["database"] == "unavailable"
