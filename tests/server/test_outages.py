@@ -6,18 +6,22 @@ process through a proxy that stalls and refuses.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from minicommerce import NewProduct, Registration, Shop
 from minicommerce.storage.engine import Timeouts, open_database
 from minicommerce_server.app import create_app
 from tests.conftest import FAST_ARGON2, SECRET, require_service
+from tests.proxy import Proxy
 from tests.server.conftest import make_settings
-from tests.server.helpers import API, assert_problem
+from tests.server.helpers import API, assert_problem, wait_for_fresh_window
 from tests.test_serve import free_port
 
 SHORT = Timeouts(connect=2, statement=0.3, pool=0.3, sqlite_busy=0.3)
@@ -86,3 +90,40 @@ def test_a_database_that_is_down_is_a_503_and_health_stays_200() -> None:
             ready = client.get("/ready")
             assert ready.status_code == 503
             assert ready.json()["database"] == "unavailable"
+
+
+def _degraded(client: TestClient[Any]) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("minicommerce_ratelimit_degraded_total "):
+            return float(line.split()[1])
+    raise AssertionError("no minicommerce_ratelimit_degraded_total in /metrics")
+
+
+def test_with_redis_down_the_api_answers_with_per_process_limits(
+    app_factory: Callable[..., Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    caplog.set_level(logging.WARNING, logger="minicommerce.server")
+    with TestClient(app_factory(redis_url=dead, rate_limit_anon="3/minute")) as client:
+        wait_for_fresh_window()
+        statuses = [client.get(PRODUCTS).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        assert _degraded(client) == 4
+        assert client.get("/ready").status_code == 503
+        assert client.get("/health").status_code == 200
+    warnings = [r for r in caplog.records if "rate limits" in r.getMessage()]
+    assert len(warnings) == 1, "one line when degrading, not one per request"
+
+
+def test_with_redis_stalled_the_api_answers(
+    app_factory: Callable[..., Litestar], redis_url: str
+) -> None:
+    with Proxy("127.0.0.1", 6379) as proxy:
+        stalled = f"redis://{proxy.url_netloc}/{redis_url.rsplit('/', 1)[1]}"
+        with TestClient(app_factory(redis_url=stalled, rate_limit_anon="100/minute")) as client:
+            assert client.get(PRODUCTS).status_code == 200
+            assert _degraded(client) == 0
+            proxy.stall()
+            for _ in range(3):
+                assert client.get(PRODUCTS).status_code == 200
+            assert _degraded(client) == 3
