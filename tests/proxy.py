@@ -4,8 +4,9 @@
 - ``stall()``: connections are still accepted, but nothing is forwarded either way (what is
   sent waits in the kernel's buffers); a client waits for an answer that does not come, as
   with a database server that stopped answering. ``forward()`` lets it all through again.
-- ``refuse()``: every connection is closed and the port no longer listens, as when the
-  server is down; ``forward()`` listens on the same port again.
+- ``refuse()``: every connection is cut, and new ones are reset as soon as they arrive, as
+  when the server is down. (The port keeps listening: were it closed, another process on
+  the machine could take it as an ephemeral port before the proxy listens again.)
 
 One thread multiplexes every connection; ``close()`` stops it.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import select
 import socket
+import struct
 import threading
 from types import TracebackType
 from typing import Self
@@ -68,11 +70,6 @@ class Proxy:
         with self._lock:
             if mode == "refuse":
                 self._drop_all()
-                if self._listener is not None:
-                    self._listener.close()
-                    self._listener = None
-            elif self._listener is None:
-                self._listener = self._listen(self.port)
             self._mode = mode
 
     def _listen(self, port: int) -> socket.socket:
@@ -109,6 +106,11 @@ class Proxy:
 
     def _accept(self, listener: socket.socket) -> None:
         client, _ = listener.accept()
+        if self._mode == "refuse":
+            # Close with a reset, which is what a client sees from a port nobody listens on.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+            return
         try:
             upstream = socket.create_connection(self._target, timeout=2)
         except OSError:

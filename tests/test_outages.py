@@ -152,7 +152,7 @@ def test_postgres_stalled_or_down_is_a_503_and_the_worker_keeps_answering(
                 assert answer[3] < 3 + 2, "answered within the read deadline"
             assert call(base, "/ready", timeout=10)[0] == 503
 
-            proxy.refuse()  # down: its connections are cut and the port is closed
+            proxy.refuse()  # down: its connections are cut, new ones reset
             for path in (PRODUCTS, f"{PRODUCTS}/1", "/api/v1/me"):
                 answer = call(base, path)
                 if path == "/api/v1/me":
