@@ -223,7 +223,8 @@ _DESCRIPTIONS = {
 
 
 def problems(*statuses: int, **described: str) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a route can answer with.
+    """OpenAPI entries for the problem responses a route can answer with; every API route
+    can also answer 503 (its database or Redis is down or too slow).
 
     ``described`` adds statuses with their own text, e.g. ``_409="`sku_taken`"``.
     """
@@ -234,7 +235,7 @@ def problems(*statuses: int, **described: str) -> dict[int, ResponseSpec]:
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,
         )
-        for status in statuses
+        for status in (*statuses, 503)
     }
     for key, text in described.items():
         status = int(key.lstrip("_"))

@@ -127,3 +127,18 @@ def test_with_redis_stalled_the_api_answers(
             for _ in range(3):
                 assert client.get(PRODUCTS).status_code == 200
             assert _degraded(client) == 3
+
+
+def test_every_api_operation_documents_the_503(client: TestClient[Any]) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        if path.startswith(API)
+        for method, operation in item.items()
+    ]
+    assert len(operations) > 20
+    for path, method, operation in operations:
+        response = operation["responses"].get("503")
+        assert response, (method, path)
+        assert set(response["content"]) == {"application/problem+json"}
