@@ -248,10 +248,19 @@ class RateLimited(CommerceError):
 
 
 class ServiceUnavailable(CommerceError):
-    """A backing service (database, Redis) did not answer."""
+    """A backing service (database, Redis) is down, locked or too slow; retry later."""
 
     code = "service_unavailable"
     title = "Service unavailable"
+
+    def __init__(self, message: str | None = None, retry_after: int = 5) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(
+            message or f"The service is unavailable; retry in {self.retry_after} seconds."
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
 
 
 class ConfigurationError(CommerceError):

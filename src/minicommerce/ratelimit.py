@@ -72,7 +72,7 @@ class MemoryRateLimiter:
             if slot not in self._counts and len(self._counts) >= self._max_keys:
                 self._forget_finished(now)
             self._counts[slot] = (window, count)
-        return _decide(count, rate, now, window)
+        return decide(count, rate, now, window)
 
     def _forget_finished(self, now: float) -> None:
         # A flood of distinct keys cannot grow memory without bound.
@@ -98,10 +98,10 @@ class RedisRateLimiter:
         pipe.incr(name)
         pipe.expire(name, rate.period + 1)
         count = int(pipe.execute()[0])
-        return _decide(count, rate, now, window)
+        return decide(count, rate, now, window)
 
 
-def _decide(count: int, rate: Rate, now: float, window: int) -> Decision:
+def decide(count: int, rate: Rate, now: float, window: int) -> Decision:
     if count <= rate.limit:
         return Decision(True, rate.limit - count, 0)
     retry = math.ceil((window + 1) * rate.period - now)

@@ -6,13 +6,13 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minicommerce.errors import ConfigurationError
-from minicommerce.storage.engine import is_memory_sqlite, normalise_url
+from minicommerce.storage.engine import Timeouts, is_memory_sqlite, normalise_url
 
 log = logging.getLogger("minicommerce.settings")
 
@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     jwt_issuer: str = "minicommerce"
     jwt_audience: str = "minicommerce-api"
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # Seconds; every wait on a backing service is bounded (docs/settings.md).
+    db_connect_timeout: Annotated[float, Field(gt=0, le=300)] = 5.0
+    db_statement_timeout: Annotated[float, Field(gt=0, le=86_400)] = 10.0
+    db_pool_timeout: Annotated[float, Field(gt=0, le=300)] = 5.0
+    sqlite_busy_timeout: Annotated[float, Field(ge=0, le=300)] = 5.0
+    sqlite_synchronous: Literal["full", "normal"] = "full"
     argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 3
     argon2_memory_cost: Annotated[int, Field(ge=1024, le=4_194_304)] = 65_536
     argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = 4
@@ -57,6 +63,20 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
         return value
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def database_timeouts(self) -> Timeouts:
+        return Timeouts(
+            connect=self.db_connect_timeout,
+            statement=self.db_statement_timeout,
+            pool=self.db_pool_timeout,
+            sqlite_busy=self.sqlite_busy_timeout,
+        )
 
     @property
     def is_sqlite(self) -> bool:

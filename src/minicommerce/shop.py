@@ -18,7 +18,8 @@ from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
 from minicommerce.orders.service import OrderService
 from minicommerce.settings import Settings
-from minicommerce.storage.engine import Database, open_database
+from minicommerce.storage.availability import database_unavailable, is_unavailable
+from minicommerce.storage.engine import Database, Timeouts, open_database
 from minicommerce.storage.migrate import current_revision, head_revision, upgrade
 from minicommerce.storage.unit_of_work import SqlUnitOfWorkFactory
 
@@ -92,6 +93,8 @@ class Shop:
         *,
         migrate: bool = True,
         pool_size: int = 10,
+        timeouts: Timeouts | None = None,
+        sqlite_synchronous: str = "full",
         **options: Unpack[ShopOptions],
     ) -> Self:
         """Open the shop at ``url`` (``sqlite:///path`` or ``postgresql://...``).
@@ -100,8 +103,13 @@ class Shop:
         at every start, from several processes at once. Without it, an out-of-date schema
         raises :class:`~minicommerce.errors.ConfigurationError`. Without ``secret_key``,
         access tokens are signed with a random secret that lives as long as the shop.
+        ``timeouts`` bound every wait on the database (see
+        :class:`~minicommerce.storage.engine.Timeouts`); ``sqlite_synchronous="normal"``
+        trades the durability of the last commits on power loss for faster SQLite writes.
         """
-        database = open_database(url, pool_size=pool_size)
+        database = open_database(
+            url, pool_size=pool_size, timeouts=timeouts, sqlite_synchronous=sqlite_synchronous
+        )
         try:
             if migrate:
                 upgrade(database)
@@ -122,6 +130,8 @@ class Shop:
             settings.database_url,
             migrate=migrate,
             pool_size=settings.db_pool_size,
+            timeouts=settings.database_timeouts,
+            sqlite_synchronous=settings.sqlite_synchronous,
             secret_key=settings.resolve_secret(),
             currency=settings.currency,
             access_token_ttl=settings.access_token_ttl,
@@ -143,9 +153,15 @@ class Shop:
         upgrade(self.database)
 
     def ping(self) -> None:
-        """Raise if the database does not answer."""
-        with self.database.reader.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        """Raise :class:`~minicommerce.errors.ServiceUnavailable` if the database does not
+        answer (within the configured timeouts)."""
+        try:
+            with self.database.reader.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise database_unavailable() from exc
+            raise
 
     def close(self) -> None:
         self.database.dispose()

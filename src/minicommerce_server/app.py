@@ -17,6 +17,7 @@ from minicommerce import Shop
 from minicommerce_server.bodies import json_body_check
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
+from minicommerce_server.offload import Offload
 from minicommerce_server.openapi import render_plugins
 from minicommerce_server.problems import EXCEPTION_HANDLERS
 from minicommerce_server.proxies import TrustedProxies
@@ -49,15 +50,22 @@ def create_app(
         configure_logging(settings.log_level)
     owns_shop = shop is None
     shop = shop or Shop.from_settings(settings, migrate=False)
-    owns_backends = backends is None
-    backends = backends or Backends.connect(settings.redis_url)
     metrics = Metrics()
+    timeouts = shop.database.timeouts
+    offload = Offload(workers=settings.db_pool_size + 10, deadline=timeouts.longest_read)
+    owns_backends = backends is None
+    backends = backends or Backends.connect(
+        settings.redis_url,
+        timeout=settings.redis_timeout,
+        on_degraded=lambda: metrics.count("ratelimit_degraded"),
+    )
 
-    def shutdown() -> None:
+    async def shutdown() -> None:
+        offload.close()
         if owns_shop:
             shop.close()
         if owns_backends:
-            backends.close()
+            await backends.aclose()
 
     api = Router(
         path=API_PREFIX,
@@ -132,7 +140,7 @@ def create_app(
         ),
         request_max_body_size=MAX_BODY,
         on_shutdown=[shutdown],
-        state=State({"metrics": metrics, "shop": shop}),
+        state=State({"metrics": metrics, "shop": shop, "offload": offload}),
         debug=False,
         logging_config=None,
     )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from minicommerce import CommerceError, Shop, ValidationError
 from minicommerce.demo import load_demo_data
-from minicommerce_server.services import Backends
+from minicommerce.drivers import open_redis
 from minicommerce_server.settings import ServerSettings
 
 log = logging.getLogger("minicommerce.cli")
@@ -112,7 +112,8 @@ def _serve(settings: ServerSettings, args: argparse.Namespace) -> int:
         return 2
     # A Redis client that cannot be made (no driver) fails here, in one line, rather than
     # in a traceback from every worker.
-    Backends.connect(settings.redis_url).close()
+    if settings.redis_url is not None:
+        open_redis(settings.redis_url).close()
     # Done once here, before any worker starts: migrate the embedded database, make its
     # secret, and give a new shop something to show.
     with Shop.from_settings(settings, migrate=settings.is_sqlite) as shop:

@@ -24,10 +24,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from minicommerce import RateLimited, Shop
 from minicommerce.errors import InvalidToken
-from minicommerce.ratelimit import Rate, RateLimiter
+from minicommerce.ratelimit import Rate
 from minicommerce_server.observability import Metrics
 from minicommerce_server.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX, Problem
 from minicommerce_server.proxies import TrustedProxies
+from minicommerce_server.ratelimit import AsyncRateLimiter
 
 access_log = logging.getLogger("minicommerce.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -44,7 +45,7 @@ class EdgeMiddleware:
         *,
         shop: Shop,
         metrics: Metrics,
-        limiter: RateLimiter,
+        limiter: AsyncRateLimiter,
         anon_rate: Rate | None,
         user_rate: Rate | None,
         trusted_proxies: TrustedProxies | None = None,
@@ -79,7 +80,7 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            retry_after = self._limited(scope, user_id)
+            retry_after = await self._limited(scope, user_id)
             if retry_after is None:
                 await self.app(scope, receive, send_with_id)
             else:
@@ -111,7 +112,7 @@ class EdgeMiddleware:
         state["user_id"] = user_id
         return user_id
 
-    def _limited(self, scope: Scope, user_id: int | None) -> int | None:
+    async def _limited(self, scope: Scope, user_id: int | None) -> int | None:
         """Seconds to wait when over the limit, else ``None``. Only the API is limited."""
         if not scope["path"].startswith(API_PREFIX):
             return None
@@ -121,7 +122,7 @@ class EdgeMiddleware:
             key, rate = f"addr:{self._client(scope)}", self._anon
         if rate is None:
             return None
-        decision = self._limiter.hit(key, rate)
+        decision = await self._limiter.hit(key, rate)
         return None if decision.allowed else decision.retry_after
 
     def _client(self, scope: Scope) -> str:

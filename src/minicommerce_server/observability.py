@@ -83,6 +83,10 @@ class Metrics:
                 "# HELP minicommerce_orders_placed_total Orders placed through this process.",
                 "# TYPE minicommerce_orders_placed_total counter",
                 f"minicommerce_orders_placed_total {self.counters['orders_placed']}",
+                "# HELP minicommerce_ratelimit_degraded_total Requests rate-limited per "
+                "process because Redis failed or was too slow.",
+                "# TYPE minicommerce_ratelimit_degraded_total counter",
+                f"minicommerce_ratelimit_degraded_total {self.counters['ratelimit_degraded']}",
             ]
         return "\n".join(lines) + "\n"
 

@@ -113,7 +113,7 @@ def commerce_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     status = status_for(exc)
     details = exc.details()
     headers: dict[str, str] = {}
-    if isinstance(exc, e.RateLimited):
+    if isinstance(exc, e.RateLimited | e.ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, e.AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="minicommerce"'

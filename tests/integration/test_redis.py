@@ -23,3 +23,23 @@ def test_keys_expire(redis_url: str) -> None:
     RedisRateLimiter(client, prefix="t:").hit("k", Rate(1, 60))
     (key,) = client.keys("t:*")
     assert 0 < client.ttl(key) <= 61
+
+
+def test_the_servers_async_limiter_counts_and_expires_in_one_command(redis_url: str) -> None:
+    import asyncio
+
+    from minicommerce_server.ratelimit import AsyncRedisRateLimiter
+
+    limiter = AsyncRedisRateLimiter(redis_url, timeout=1, prefix="a:")
+
+    async def burst() -> list[bool]:
+        try:
+            return [(await limiter.hit("k", Rate(2, 60))).allowed for _ in range(3)]
+        finally:
+            await limiter.aclose()
+
+    assert asyncio.run(burst()) == [True, True, False]
+    client = redis.Redis.from_url(redis_url)
+    (key,) = client.keys("a:*")
+    assert int(client.get(key) or 0) == 3
+    assert 0 < client.ttl(key) <= 61

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError as SettingsError
 
 from minicommerce import ConfigurationError, Settings
+from minicommerce_server.settings import ServerSettings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,3 +85,33 @@ def test_database_label_hides_the_password() -> None:
     assert "hunter2" not in settings.database_label
     assert not settings.is_in_memory
     assert Settings.model_validate({"database_url": "sqlite://"}).is_in_memory
+
+
+def test_every_wait_on_a_backing_service_is_bounded_by_default() -> None:
+    settings = Settings.model_validate({})
+    timeouts = settings.database_timeouts
+    assert (timeouts.connect, timeouts.statement, timeouts.pool) == (5, 10, 5)
+    assert timeouts.sqlite_busy == 5
+    assert settings.sqlite_synchronous == "full"
+    assert ServerSettings.model_validate({}).redis_timeout == 0.05
+
+
+def test_timeouts_and_sqlite_durability_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MINICOMMERCE_DB_CONNECT_TIMEOUT", "2")
+    monkeypatch.setenv("MINICOMMERCE_DB_STATEMENT_TIMEOUT", "0.5")
+    monkeypatch.setenv("MINICOMMERCE_DB_POOL_TIMEOUT", "1.5")
+    monkeypatch.setenv("MINICOMMERCE_SQLITE_BUSY_TIMEOUT", "0.25")
+    monkeypatch.setenv("MINICOMMERCE_SQLITE_SYNCHRONOUS", "NORMAL")
+    monkeypatch.setenv("MINICOMMERCE_REDIS_TIMEOUT", "0.02")
+    settings = Settings(_env_file=None)
+    timeouts = settings.database_timeouts
+    assert (timeouts.connect, timeouts.statement, timeouts.pool) == (2, 0.5, 1.5)
+    assert timeouts.sqlite_busy == 0.25
+    assert settings.sqlite_synchronous == "normal"
+    assert ServerSettings(_env_file=None).redis_timeout == 0.02
+    with pytest.raises(SettingsError):
+        Settings.model_validate({"sqlite_synchronous": "off"})
+    with pytest.raises(SettingsError):
+        Settings.model_validate({"db_statement_timeout": 0})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,10 +24,20 @@ def alembic_config() -> Config:
     return config
 
 
+@contextmanager
+def migration_transaction(database: Database) -> Iterator[sa.Connection]:
+    """A write transaction exempt from the statement timeout: a migration that rewrites a
+    large table, or waits for another instance's, must not be cut off half way."""
+    with database.writer.begin() as conn:
+        if database.backend == "postgresql":
+            conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
+        yield conn
+
+
 def upgrade(database: Database, revision: str = "head") -> None:
     """Bring the schema up to ``revision``; safe to call from several processes at once."""
     config = alembic_config()
-    with database.writer.begin() as conn:
+    with migration_transaction(database) as conn:
         if database.backend == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         config.attributes["connection"] = conn

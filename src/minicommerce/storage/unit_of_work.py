@@ -6,12 +6,15 @@ from functools import cached_property
 from types import TracebackType
 from typing import Self
 
+import sqlalchemy as sa
+
 from minicommerce.storage.accounts import (
     SqlLoginFailureRepository,
     SqlRefreshTokenRepository,
     SqlSessionRepository,
     SqlUserRepository,
 )
+from minicommerce.storage.availability import database_unavailable, is_unavailable
 from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.catalog import SqlProductRepository
 from minicommerce.storage.engine import Database
@@ -27,9 +30,18 @@ class SqlUnitOfWork:
         self._write = write
 
     def __enter__(self) -> Self:
-        self._conn = self._engine.connect()
+        try:
+            self._conn = self._engine.connect()
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise database_unavailable() from exc
+            raise
         if self._write:
-            self._conn.begin()
+            try:
+                self._conn.begin()
+            except BaseException as exc:
+                self.__exit__(type(exc), exc, exc.__traceback__)
+                raise
         return self
 
     @cached_property
@@ -73,11 +85,34 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Roll back what was not committed; an error that means the database cannot serve
+        now leaves as :class:`~minicommerce.errors.ServiceUnavailable`."""
+        unavailable = exc is not None and is_unavailable(exc)
         try:
-            if self._conn.in_transaction():
+            if _connection_lost(self._conn):
+                # The hot reads' driver errors bypass SQLAlchemy, which would otherwise
+                # hand this connection to the next caller.
+                self._conn.invalidate()
+            elif self._conn.in_transaction():
                 self._conn.rollback()
+        except Exception as cleanup:
+            # A failed rollback after an error must not hide that error.
+            if exc is None:
+                if is_unavailable(cleanup):
+                    raise database_unavailable() from cleanup
+                raise
         finally:
             self._conn.close()
+        if unavailable:
+            raise database_unavailable() from exc
+
+
+def _connection_lost(conn: sa.Connection) -> bool:
+    if conn.invalidated or conn.closed:
+        return False
+    driver = conn.connection.dbapi_connection
+    # psycopg marks a connection whose socket failed as broken; sqlite3 has no such state.
+    return bool(getattr(driver, "broken", False))
 
 
 class SqlUnitOfWorkFactory:

@@ -11,6 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from minicommerce import Shop
 from minicommerce_server.observability import metrics_of
+from minicommerce_server.offload import offload_of
 from minicommerce_server.services import Backends
 
 log = logging.getLogger("minicommerce.server")
@@ -26,7 +27,6 @@ class OperationsController(Controller):
 
     @get(
         "/ready",
-        sync_to_thread=True,
         summary="Readiness: 200 when the database (and Redis, if configured) answer",
         responses={
             503: ResponseSpec(
@@ -36,18 +36,27 @@ class OperationsController(Controller):
             )
         },
     )
-    def ready(
-        self, shop: NamedDependency[Shop], backends: NamedDependency[Backends]
+    async def ready(
+        self,
+        request: Request[Any, Any, Any],
+        shop: NamedDependency[Shop],
+        backends: NamedDependency[Backends],
     ) -> Response[dict[str, str]]:
+        # Both checks block, so they run in the offload pool, whose deadline also bounds
+        # a check that a stalled database or Redis would otherwise hold forever.
+        offload = offload_of(request)
         checks: dict[str, str] = {}
         try:
-            shop.ping()
+            await offload.run(shop.ping)
             checks["database"] = "ok"
         except Exception as exc:  # any failure means not ready
             log.warning("readiness: database check failed: %s", type(exc).__name__)
             checks["database"] = "unavailable"
-        redis_ok = backends.redis_answers()
-        if redis_ok is not None:
+        if backends.redis is not None:
+            try:
+                redis_ok = await offload.run(backends.redis_answers)
+            except Exception:  # the deadline passed
+                redis_ok = False
             checks["redis"] = "ok" if redis_ok else "unavailable"
         ok = all(v == "ok" for v in checks.values())
         return Response(
