@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     login_max_failures: Annotated[int, Field(ge=1)] = 10
     login_failure_window: Annotated[int, Field(ge=1)] = 900
     trust_forwarded_for: bool = False
+    idempotency_key_ttl: Annotated[int, Field(ge=86_400)] = 86_400
     log_level: str = "INFO"
 
     @field_validator("database_url")

@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +30,8 @@ from minicommerce import (
 )
 from minicommerce.errors import EmptyCartError, IdempotencyKeyReused
 from minicommerce.orders.models import MAX_ORDER_TOTAL, OrderStatus, PlaceOrder
+from minicommerce.storage.tables import idempotency_keys
+from tests.conftest import FAST_ARGON2, SECRET
 
 ADDRESS: dict[str, Any] = {
     "full_name": "Ada Lovelace",
@@ -144,6 +148,59 @@ def test_idempotent_replay_and_reuse(shop: Shop) -> None:
         shop.orders.place(uid, request((mug.id, 3)), "key-1")
     other = user(shop)  # keys are per user
     assert shop.orders.place(other, request((mug.id, 1)), "key-1")[1]
+
+
+def test_a_replay_returns_the_order_as_first_answered(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    first, _ = shop.orders.place(uid, request((mug.id, 2)), "then")
+    shop.orders.cancel(uid, first.id)
+    shop.catalog.update(mug.id, ProductChanges(price="1.00", name="Renamed"))
+    again, created = shop.orders.place(uid, request((mug.id, 2)), "then")
+    assert not created
+    assert again == first
+    assert again.status is OrderStatus.PENDING
+    assert shop.orders.get(uid, first.id).status is OrderStatus.CANCELLED
+    assert stock(shop, mug.id) == 10
+
+
+def test_a_cart_checkout_replay_changes_nothing(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=3))
+    first, _ = shop.orders.place(uid, request(), "cart-key")
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    again, created = shop.orders.place(uid, request(), "cart-key")
+    assert (again, created) == (first, False)
+    assert shop.carts.view(uid).item_count == 1
+    assert stock(shop, mug.id) == 7
+
+
+def test_expired_keys_are_purged(database_url: str) -> None:
+    """Keys live at least the retention, then go: by the command's call and by itself
+    every ``purge_every`` placements."""
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    with Shop.open(
+        database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False,
+        clock=lambda: now[0], idempotency_key_ttl=86_400, idempotency_purge_every=5,
+    ) as shop:  # fmt: skip
+        uid = user(shop)
+        mug = product(shop, stock=100)
+        old, _ = shop.orders.place(uid, request((mug.id, 1)), "old")
+        now[0] += timedelta(hours=23)
+        recent, _ = shop.orders.place(uid, request((mug.id, 1)), "recent")
+        now[0] += timedelta(hours=2)  # "old" is 25 h old, "recent" 2 h
+        assert shop.orders.purge_idempotency_keys() == 1
+        assert shop.orders.purge_idempotency_keys() == 0
+        assert shop.orders.place(uid, request((mug.id, 1)), "recent") == (recent, False)
+        again, created = shop.orders.place(uid, request((mug.id, 1)), "old")
+        assert created  # the key was forgotten: a new order
+        assert again.id != old.id
+        now[0] += timedelta(days=2)
+        shop.orders.place(uid, request((mug.id, 1)))  # the 5th placement: it purges first
+        with shop.database.reader.connect() as conn:
+            left = conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys))
+            assert left.scalar_one() == 0
 
 
 def test_a_failed_request_stores_no_key(shop: Shop) -> None:
@@ -370,7 +427,7 @@ def held_after_the_stock_is_taken(shop: Shop) -> Iterator[tuple[threading.Event,
     if shop.database.backend == "sqlite":
         from minicommerce.storage.orders import SqlOrderRepository
 
-        original = SqlOrderRepository._add
+        original = SqlOrderRepository.add
         calls = iter(range(1_000))
 
         def slow_add(self: SqlOrderRepository, *args: Any) -> Any:
@@ -380,7 +437,7 @@ def held_after_the_stock_is_taken(shop: Shop) -> Iterator[tuple[threading.Event,
             return original(self, *args)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(SqlOrderRepository, "_add", slow_add)
+            patch.setattr(SqlOrderRepository, "add", slow_add)
             yield inside, release
         return
     # PostgreSQL: the order lines' trigger waits for an advisory lock this test holds.

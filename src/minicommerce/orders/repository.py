@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
-from minicommerce.errors import ShortItem
 from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
+from minicommerce.orders.placement import OrderDraft, StockRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,35 +27,53 @@ class NewOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class KeyTaken:
-    """The user already placed an order with this idempotency key."""
+class Answered:
+    """The user already placed an order with this idempotency key: the fingerprint of that
+    request and the order as it was answered then (``None`` only for keys recorded before
+    answers were kept, migration 0006: then the order as it is now)."""
 
     fingerprint: str
     order_id: int
+    answer: Order | None
 
 
-@dataclass(slots=True)
-class Refused:
-    """Nothing was recorded: products are gone or short of stock, the total is above
-    ``MAX_ORDER_TOTAL``, or nothing was wanted (an empty cart)."""
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """What placement works on: the wanted lines and the live products among them, locked
+    until the unit of work ends."""
 
-    missing: list[int] = field(default_factory=list)
-    short: list[ShortItem] = field(default_factory=list)
-    total: Decimal | None = None
-    """Set when the total is too large."""
-
-
-Placement = Order | KeyTaken | Refused
+    wanted: dict[int, int]
+    """Quantity by product id: the lines given, or every line of the user's cart."""
+    rows: list[StockRow]
+    """The live products among ``wanted``, in ascending id order."""
 
 
 class OrderRepository(Protocol):
-    def place(self, new: NewOrder) -> Placement:
-        """Record ``new`` if the user has not used its idempotency key, every product is
-        live and has the stock: take the stock (never below zero, whatever runs
-        concurrently), copy sku, name and price into the lines, total them, keep the key
-        with the order and empty the cart when it was used. A concurrent request with the
-        same key waits for this one and then sees ``KeyTaken``. On ``KeyTaken`` or
-        ``Refused`` nothing is changed (roll back the unit of work)."""
+    """Placement is three calls in one unit of work: :meth:`claim_key` (with a key),
+    :meth:`lock`, then :meth:`add` with the draft that ``orders.placement`` made of what
+    was locked. Nothing here decides what an order contains."""
+
+    def claim_key(self, user_id: int, key: str, fingerprint: str, now: datetime) -> Answered | None:
+        """Claim the user's idempotency key for this unit of work: ``None`` when it is
+        claimed now (it is released if the unit of work rolls back), the earlier answer
+        when it was used. A concurrent claim of the same key waits until the first unit of
+        work ends."""
+        ...
+
+    def lock(self, user_id: int, lines: Mapping[int, int] | None) -> Locked:
+        """Lock the wanted lines (``None``: the user's cart lines) and the live products
+        among them, in ascending id order (so that concurrent orders cannot deadlock), and
+        read them as they are now."""
+        ...
+
+    def add(self, new: NewOrder, draft: OrderDraft) -> Order:
+        """Record ``draft``: the order, its lines, the stock taken (a decrement the
+        database checks: never below zero), the cart emptied when it was used and, with a
+        key, the order as answered kept with the claimed key."""
+        ...
+
+    def purge_keys(self, before: datetime, limit: int) -> int:
+        """Forget up to ``limit`` idempotency keys claimed before ``before``; how many."""
         ...
 
     def return_stock(self, lines: Sequence[OrderItem]) -> None: ...
