@@ -144,17 +144,33 @@ def test_shop_from_a_url_with_fresh_file(tmp_path: Path) -> None:
         s.ping()
 
 
-def test_rows_map_onto_entities_field_by_field() -> None:
-    """Repositories build entities positionally (it is the hot path); the orders must agree."""
-    from dataclasses import fields
+def test_rows_map_onto_entities_by_name(shop: Shop) -> None:
+    """Entities are built from rows by column name: columns in another order or an extra
+    column change nothing, on the ordinary path and on PostgreSQL's CompiledRead."""
+    from minicommerce import ProductQuery
 
-    from minicommerce import Product, User
+    mug = shop.catalog.create(NewProduct(name="Mug", price="9.50", stock_quantity=3, sku="M"))
+    uid = shop.accounts.register(Registration(email="n@example.com", password="x" * 8)).id
+    assert (mug.sku, mug.name, str(mug.price), mug.stock_quantity, mug.in_stock) == (
+        "M", "Mug", "9.50", 3, True
+    )  # fmt: skip
+    assert shop.catalog.get(mug.id) == mug
+    assert shop.catalog.list(ProductQuery()).items == [mug]
+    user = shop.accounts.get(uid)
+    assert (user.id, user.email, user.is_staff, user.is_active) == (
+        uid,
+        "n@example.com",
+        False,
+        True,
+    )
     from minicommerce.storage import accounts, catalog
 
-    product_columns = [c.name for c in catalog._COLUMNS]
-    product_columns.insert(5, "currency")  # from the store settings, not the row
-    assert product_columns == [f.name for f in fields(Product)]
-    assert [c.name for c in accounts._USER] == [f.name for f in fields(User)]
+    with shop.database.reader.connect() as conn:
+        backwards = sa.select(sa.literal(1).label("extra"), *reversed(catalog._COLUMNS))
+        row = conn.execute(backwards.where(catalog._p.id == mug.id)).one()
+        assert catalog.SqlProductRepository(conn, "USD")._product(row) == mug
+        backwards = sa.select(*reversed(accounts._USER), accounts._u.password_hash)
+        assert accounts._user(conn.execute(backwards.where(accounts._u.id == uid)).one()) == user
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
