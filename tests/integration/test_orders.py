@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -505,6 +505,63 @@ def test_a_different_request_with_a_key_in_use_waits_then_is_refused(shop: Shop)
         with pytest.raises(IdempotencyKeyReused):
             second.result(10)
     assert (stock(shop, mug.id), stock(shop, tote.id)) == (8, 10)
+
+
+@contextmanager
+def between_read_and_write(shop: Shop, change: Callable[[], object]) -> Iterator[list[int]]:
+    """PostgreSQL reads without locks and checks in the write: run ``change`` after the
+    next placement's first read. (SQLite: nothing can come in between, BEGIN IMMEDIATE.)"""
+    if shop.database.backend != "postgresql":
+        pytest.skip("on SQLite the placement's transaction holds the write lock throughout")
+    from minicommerce.storage.postgres_orders import PgOrderRepository
+
+    original = PgOrderRepository.read
+    reads: list[int] = []
+
+    def read_then_change(self: PgOrderRepository, *args: Any) -> Any:
+        seen = original(self, *args)
+        reads.append(1)
+        if len(reads) == 1:
+            change()
+        return seen
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PgOrderRepository, "read", read_then_change)
+        yield reads
+
+
+def test_a_price_change_after_the_read_is_ordered_at_the_new_price(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, "9.50", stock=10)
+    change = lambda: shop.catalog.update(mug.id, ProductChanges(price="12.00"))  # noqa: E731
+    with between_read_and_write(shop, change) as reads:
+        order, _ = shop.orders.place(uid, request((mug.id, 2)), "k")
+    assert len(reads) == 2  # read again after the write found the row changed
+    assert (str(order.items[0].unit_price), str(order.total_amount)) == ("12.00", "24.00")
+    assert shop.orders.place(uid, request((mug.id, 2)), "k") == (order, False)
+    assert stock(shop, mug.id) == 8
+
+
+def test_stock_sold_after_the_read_is_refused(shop: Shop) -> None:
+    uid, other = user(shop), user(shop)
+    mug = product(shop, stock=3)
+    sell = lambda: shop.orders.place(other, request((mug.id, 2)))  # noqa: E731
+    with between_read_and_write(shop, sell), pytest.raises(InsufficientStock) as info:
+        shop.orders.place(uid, request((mug.id, 2)))
+    assert [(s.requested, s.available) for s in info.value.items] == [(2, 1)]
+    assert stock(shop, mug.id) == 1
+
+
+def test_a_cart_changed_after_the_read_is_read_again(shop: Shop) -> None:
+    uid = user(shop)
+    mug, tote = product(shop, stock=10), product(shop, stock=10, name="Tote")
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    change = lambda: shop.carts.set_quantity(uid, tote.id, LineQuantity(quantity=2))  # noqa: E731
+    with between_read_and_write(shop, change) as reads:
+        order, _ = shop.orders.place(uid, request())
+    assert len(reads) == 2
+    assert [(i.product_id, i.quantity) for i in order.items] == [(mug.id, 1), (tote.id, 2)]
+    assert shop.carts.view(uid).items == []
 
 
 @settings(

@@ -3,7 +3,8 @@ repository Protocols, for unit tests of the services (``Shop(uow=MemoryStore())`
 
 What the services rely on, it does: a write unit of work works on a copy of the state and
 only :meth:`MemoryUnitOfWork.commit` publishes it (leaving without commit discards every
-change); write units run one at a time, as SQLite's ``BEGIN IMMEDIATE`` makes them;
+change); write units run one at a time, as SQLite's ``BEGIN IMMEDIATE`` makes them (so what
+``read`` saw still holds in ``add``, which never answers ``Stale``);
 archived products are invisible; a duplicate SKU or email raises like storage does.
 """
 
@@ -30,7 +31,7 @@ from minicommerce.orders.models import (
     order_from_answer,
 )
 from minicommerce.orders.placement import OrderDraft, StockRow
-from minicommerce.orders.repository import Answered, Locked, NewOrder
+from minicommerce.orders.repository import Answered, NewOrder, Seen
 
 
 @dataclass
@@ -425,25 +426,18 @@ class MemoryOrders:
     def __init__(self, state: State) -> None:
         self._state = state
 
-    def claim_key(self, user_id: int, key: str, fingerprint: str, now: datetime) -> Answered | None:
+    def answered(self, user_id: int, key: str) -> Answered | None:
         row = self._state.idempotency_keys.get((user_id, key))
-        if row is not None:
-            answer = row["answer"]
-            order_id = row["order_id"]
-            return Answered(
-                row["fingerprint"],
-                order_id,
-                None if answer is None else order_from_answer(order_id, answer),
-            )
-        self._state.idempotency_keys[user_id, key] = {
-            "fingerprint": fingerprint,
-            "order_id": None,
-            "answer": None,
-            "created_at": now,
-        }
-        return None
+        if row is None:
+            return None
+        answer, order_id = row["answer"], row["order_id"]
+        return Answered(
+            row["fingerprint"],
+            order_id,
+            None if answer is None else order_from_answer(order_id, answer),
+        )
 
-    def lock(self, user_id: int, lines: Mapping[int, int] | None) -> Locked:
+    def read(self, user_id: int, lines: Mapping[int, int] | None) -> Seen:
         if lines is None:
             wanted = {
                 product_id: line["quantity"]
@@ -463,9 +457,9 @@ class MemoryOrders:
             for product_id in sorted(wanted)
             if (row := self._state.products.get(product_id)) is not None and _live(row)
         ]
-        return Locked(wanted, rows)
+        return Seen(wanted, rows)
 
-    def add(self, new: NewOrder, draft: OrderDraft) -> Order:
+    def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order:
         for item in draft.items:
             product = self._state.products[item.product_id]
             if product["stock_quantity"] < item.quantity:  # the CHECK behind the decrement
@@ -488,9 +482,12 @@ class MemoryOrders:
             MemoryCarts(self._state).clear(new.user_id)
         order = self._order(self._state.orders[order_id])
         if new.idempotency_key is not None:
-            self._state.idempotency_keys[new.user_id, new.idempotency_key].update(
-                order_id=order_id, answer=answer_of(order)
-            )
+            self._state.idempotency_keys[new.user_id, new.idempotency_key] = {
+                "fingerprint": new.fingerprint,
+                "order_id": order_id,
+                "answer": answer_of(order),
+                "created_at": new.now,
+            }
         return order
 
     def purge_keys(self, before: datetime, limit: int) -> int:

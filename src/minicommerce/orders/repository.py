@@ -38,9 +38,8 @@ class Answered:
 
 
 @dataclass(frozen=True, slots=True)
-class Locked:
-    """What placement works on: the wanted lines and the live products among them, locked
-    until the unit of work ends."""
+class Seen:
+    """What placement works on: the wanted lines and the live products among them."""
 
     wanted: dict[int, int]
     """Quantity by product id: the lines given, or every line of the user's cart."""
@@ -48,28 +47,48 @@ class Locked:
     """The live products among ``wanted``, in ascending id order."""
 
 
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """Nothing was recorded: what the draft was made of changed since it was read (a
+    product's price, name, SKU or stock, the cart). Read again and draft again."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTaken:
+    """Nothing was recorded: a concurrent request with the same idempotency key finished
+    first (this one waited for it). Look its answer up."""
+
+
 class OrderRepository(Protocol):
-    """Placement is three calls in one unit of work: :meth:`claim_key` (with a key),
-    :meth:`lock`, then :meth:`add` with the draft that ``orders.placement`` made of what
-    was locked. Nothing here decides what an order contains."""
+    """Placement: :meth:`answered` (with a key), :meth:`read`, then :meth:`add` with the
+    draft that ``orders.placement`` made of what was read. Nothing here decides what an
+    order contains.
 
-    def claim_key(self, user_id: int, key: str, fingerprint: str, now: datetime) -> Answered | None:
-        """Claim the user's idempotency key for this unit of work: ``None`` when it is
-        claimed now (it is released if the unit of work rolls back), the earlier answer
-        when it was used. A concurrent claim of the same key waits until the first unit of
-        work ends."""
+    The unit of work's promise, and where it differs: ``add`` records the whole order
+    atomically in every storage. On SQLite all of placement is one transaction that
+    ``BEGIN IMMEDIATE`` serialises, and nothing read can change before ``add``. On
+    PostgreSQL, when they are the unit of work's first statements, ``read`` and ``add``
+    each run as a transaction of their own (one round trip each; the unit of work's commit
+    then has nothing left to do): ``add`` locks the rows, checks that they are still what
+    the draft was made of, and answers :class:`Stale` when they are not.
+    """
+
+    def answered(self, user_id: int, key: str) -> Answered | None:
+        """The earlier answer to the user's idempotency key, if it was used."""
         ...
 
-    def lock(self, user_id: int, lines: Mapping[int, int] | None) -> Locked:
-        """Lock the wanted lines (``None``: the user's cart lines) and the live products
-        among them, in ascending id order (so that concurrent orders cannot deadlock), and
-        read them as they are now."""
+    def read(self, user_id: int, lines: Mapping[int, int] | None) -> Seen:
+        """The wanted lines (``None``: the user's cart lines) and the live products among
+        them, as they are now."""
         ...
 
-    def add(self, new: NewOrder, draft: OrderDraft) -> Order:
-        """Record ``draft``: the order, its lines, the stock taken (a decrement the
-        database checks: never below zero), the cart emptied when it was used and, with a
-        key, the order as answered kept with the claimed key."""
+    def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
+        """Record ``draft``, made of ``seen``, if ``seen`` still holds (the products locked
+        in ascending id order, so that concurrent orders cannot deadlock, are live with the
+        same SKU, name and price and the stock; a cart checkout's cart is unchanged) and the
+        key (if any) is not taken: the order, its lines, the stock taken (never below zero),
+        the cart emptied when it was used and, with a key, the order as answered kept with
+        the key. A concurrent request with the same key is waited for."""
         ...
 
     def purge_keys(self, before: datetime, limit: int) -> int:

@@ -34,15 +34,19 @@ _RESOURCE = "Order"
 MAX_KEY = 255
 DEFAULT_KEY_TTL = 86_400
 """Idempotency keys are kept at least this long (seconds): the 24 h that API.md promises."""
+MAX_ATTEMPTS = 20
+"""Placements that lose to a concurrent change start again from the read, this often."""
 
 
 class OrderService:
     """Orders of signed-in users.
 
-    Placement is one unit of work: claim the idempotency key (if any), lock the wanted
-    lines and their live products (``OrderRepository.lock``), let ``orders.placement``
-    turn them into a draft or a refusal, record the draft (``OrderRepository.add``), and
-    commit. A refusal or any failure rolls all of it back, the key's claim included.
+    Placement is one unit of work: look the idempotency key (if any) up, read the wanted
+    lines and their live products (``OrderRepository.read``), let ``orders.placement``
+    turn them into a draft or a refusal, and record the draft (``OrderRepository.add``),
+    which storage does atomically, or not at all when what was read has changed since
+    (then again from the read) or the key was taken meanwhile (then its answer). A refusal
+    or any failure records nothing, and no key.
 
     With a key, every ``purge_every``-th placement of this service also forgets up to
     ``purge_batch`` keys older than ``key_ttl`` seconds, in a unit of work of its own.
@@ -85,18 +89,22 @@ class OrderService:
         if next(self._placements) % self._purge_every == 0:
             self.purge_idempotency_keys(self._purge_batch)
         with self._uow(write=True) as uow:
-            if new.idempotency_key is not None and new.fingerprint is not None:
-                answered = uow.orders.claim_key(
-                    user_id, new.idempotency_key, new.fingerprint, new.now
-                )
-                if answered is not None:
-                    return self._replay(uow, user_id, new.fingerprint, answered), False
-            locked = uow.orders.lock(user_id, new.lines)
-            drafted = draft_order(locked.wanted, locked.rows, from_cart=new.lines is None)
-            if isinstance(drafted, OrderDraft):
-                order = uow.orders.add(new, drafted)
-                uow.commit()
-                return order, True
+            key, fingerprint = new.idempotency_key, new.fingerprint
+            for _ in range(MAX_ATTEMPTS):
+                if key is not None and fingerprint is not None:
+                    answered = uow.orders.answered(user_id, key)
+                    if answered is not None:
+                        return self._replay(uow, user_id, fingerprint, answered), False
+                seen = uow.orders.read(user_id, new.lines)
+                drafted = draft_order(seen.wanted, seen.rows, from_cart=new.lines is None)
+                if not isinstance(drafted, OrderDraft):
+                    break
+                added = uow.orders.add(new, drafted, seen)
+                if isinstance(added, Order):
+                    uow.commit()
+                    return added, True
+            else:  # pragma: no cover - each attempt loses only to a concurrent change
+                raise RuntimeError(f"placement lost {MAX_ATTEMPTS} races in a row")
         if drafted.missing:
             raise NotFound("Product", min(drafted.missing))
         if drafted.short:

@@ -17,7 +17,7 @@ from minicommerce.orders.models import (
     order_from_answer,
 )
 from minicommerce.orders.placement import OrderDraft, StockRow
-from minicommerce.orders.repository import Answered, Locked, NewOrder
+from minicommerce.orders.repository import Answered, KeyTaken, NewOrder, Seen, Stale
 from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.tables import (
     cart_items,
@@ -45,20 +45,7 @@ class SqlOrderRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
-    def claim_key(self, user_id: int, key: str, fingerprint: str, now: datetime) -> Answered | None:
-        """Look, then insert: correct where write transactions run one at a time (SQLite:
-        ``BEGIN IMMEDIATE``), so nothing can come between the two."""
-        found = self._answered(user_id, key)
-        if found is not None:
-            return found
-        self._conn.execute(
-            sa.insert(idempotency_keys).values(
-                user_id=user_id, key=key, fingerprint=fingerprint, created_at=now
-            )
-        )
-        return None
-
-    def _answered(self, user_id: int, key: str) -> Answered | None:
+    def answered(self, user_id: int, key: str) -> Answered | None:
         row = self._conn.execute(
             sa.select(_k.fingerprint, _k.order_id, _k.answer).where(
                 _k.user_id == user_id, _k.key == key
@@ -68,9 +55,10 @@ class SqlOrderRepository:
             return None
         return answered(row.fingerprint, row.order_id, row.answer)
 
-    def lock(self, user_id: int, lines: Mapping[int, int] | None) -> Locked:
-        """Plain reads: SQLite's ``BEGIN IMMEDIATE`` has already locked the database for
-        this transaction. (PostgreSQL locks rows, ``postgres_orders.py``.)"""
+    def read(self, user_id: int, lines: Mapping[int, int] | None) -> Seen:
+        """Plain reads: SQLite's ``BEGIN IMMEDIATE`` has locked the database for this
+        transaction, so nothing read can change before ``add``. (PostgreSQL:
+        ``postgres_orders.py``.)"""
         if lines is None:
             wanted = {
                 row.product_id: row.quantity
@@ -81,15 +69,15 @@ class SqlOrderRepository:
         else:
             wanted = dict(lines)
         if not wanted:
-            return Locked(wanted, [])
+            return Seen(wanted, [])
         rows = self._conn.execute(
             sa.select(*_STOCK)
             .where(_p.id.in_(sorted(wanted)), _p.deleted_at.is_(None))
             .order_by(_p.id)
         )
-        return Locked(wanted, [StockRow(**row._mapping) for row in rows])
+        return Seen(wanted, [StockRow(**row._mapping) for row in rows])
 
-    def add(self, new: NewOrder, draft: OrderDraft) -> Order:
+    def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
         order_id = self._conn.execute(
             sa.insert(orders)
             .values(
@@ -129,11 +117,16 @@ class SqlOrderRepository:
         )
         if new.lines is None:
             SqlCartRepository(self._conn).clear(new.user_id)
-        if new.idempotency_key is not None:
+        if new.idempotency_key is not None and new.fingerprint is not None:
             self._conn.execute(
-                sa.update(idempotency_keys)
-                .where(_k.user_id == new.user_id, _k.key == new.idempotency_key)
-                .values(order_id=order_id, answer=answer_of(order))
+                sa.insert(idempotency_keys).values(
+                    user_id=new.user_id,
+                    key=new.idempotency_key,
+                    fingerprint=new.fingerprint,
+                    order_id=order_id,
+                    answer=answer_of(order),
+                    created_at=new.now,
+                )
             )
         return order
 
@@ -270,9 +263,7 @@ def placed(order_id: int, new: NewOrder, draft: OrderDraft) -> Order:
     )
 
 
-def answered(fingerprint: str, order_id: int | None, answer: str | None) -> Answered:
-    if order_id is None:  # pragma: no cover - claimed and answered in one transaction
-        raise RuntimeError("an idempotency key was kept without its order")
+def answered(fingerprint: str, order_id: int, answer: str | None) -> Answered:
     return Answered(
         fingerprint, order_id, None if answer is None else order_from_answer(order_id, answer)
     )

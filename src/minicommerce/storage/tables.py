@@ -124,15 +124,15 @@ order_items = sa.Table(
 )
 
 # Idempotency-Key of a request that placed an order, per user: a hash of that request and
-# the order as answered (JSON, ``models.answer_of``), for replays. Claimed when placement
-# starts, so a concurrent duplicate waits on the primary key; purged after the retention.
+# the order as answered (JSON, ``models.answer_of``), for replays. Written with the order,
+# so a concurrent duplicate waits on the primary key; purged after the retention.
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
     sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("order_id", Id, sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("order_id", Id, sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
     sa.Column("answer", sa.Text(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
 )
