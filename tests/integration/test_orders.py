@@ -31,7 +31,7 @@ from minicommerce import (
 from minicommerce.errors import EmptyCartError, IdempotencyKeyReused
 from minicommerce.orders.models import MAX_ORDER_TOTAL, OrderStatus, PlaceOrder
 from minicommerce.storage.tables import idempotency_keys
-from tests.conftest import FAST_ARGON2, SECRET
+from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
 
 ADDRESS: dict[str, Any] = {
     "full_name": "Ada Lovelace",
@@ -507,12 +507,21 @@ def test_a_different_request_with_a_key_in_use_waits_then_is_refused(shop: Shop)
     assert (stock(shop, mug.id), stock(shop, tote.id)) == (8, 10)
 
 
+@pytest.fixture
+def pg_shop(postgres_database_url: str) -> Iterator[Shop]:
+    """PostgreSQL only: SQLite's placement holds the write lock from read to write, so
+    nothing can come in between there."""
+    _truncate_postgres(postgres_database_url)
+    with Shop.open(
+        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False
+    ) as shop:
+        yield shop
+
+
 @contextmanager
 def between_read_and_write(shop: Shop, change: Callable[[], object]) -> Iterator[list[int]]:
     """PostgreSQL reads without locks and checks in the write: run ``change`` after the
-    next placement's first read. (SQLite: nothing can come in between, BEGIN IMMEDIATE.)"""
-    if shop.database.backend != "postgresql":
-        pytest.skip("on SQLite the placement's transaction holds the write lock throughout")
+    next placement's first read."""
     from minicommerce.storage.postgres_orders import PgOrderRepository
 
     original = PgOrderRepository.read
@@ -530,38 +539,38 @@ def between_read_and_write(shop: Shop, change: Callable[[], object]) -> Iterator
         yield reads
 
 
-def test_a_price_change_after_the_read_is_ordered_at_the_new_price(shop: Shop) -> None:
-    uid = user(shop)
-    mug = product(shop, "9.50", stock=10)
-    change = lambda: shop.catalog.update(mug.id, ProductChanges(price="12.00"))  # noqa: E731
-    with between_read_and_write(shop, change) as reads:
-        order, _ = shop.orders.place(uid, request((mug.id, 2)), "k")
+def test_a_price_change_after_the_read_is_ordered_at_the_new_price(pg_shop: Shop) -> None:
+    uid = user(pg_shop)
+    mug = product(pg_shop, "9.50", stock=10)
+    change = lambda: pg_shop.catalog.update(mug.id, ProductChanges(price="12.00"))  # noqa: E731
+    with between_read_and_write(pg_shop, change) as reads:
+        order, _ = pg_shop.orders.place(uid, request((mug.id, 2)), "k")
     assert len(reads) == 2  # read again after the write found the row changed
     assert (str(order.items[0].unit_price), str(order.total_amount)) == ("12.00", "24.00")
-    assert shop.orders.place(uid, request((mug.id, 2)), "k") == (order, False)
-    assert stock(shop, mug.id) == 8
+    assert pg_shop.orders.place(uid, request((mug.id, 2)), "k") == (order, False)
+    assert stock(pg_shop, mug.id) == 8
 
 
-def test_stock_sold_after_the_read_is_refused(shop: Shop) -> None:
-    uid, other = user(shop), user(shop)
-    mug = product(shop, stock=3)
-    sell = lambda: shop.orders.place(other, request((mug.id, 2)))  # noqa: E731
-    with between_read_and_write(shop, sell), pytest.raises(InsufficientStock) as info:
-        shop.orders.place(uid, request((mug.id, 2)))
+def test_stock_sold_after_the_read_is_refused(pg_shop: Shop) -> None:
+    uid, other = user(pg_shop), user(pg_shop)
+    mug = product(pg_shop, stock=3)
+    sell = lambda: pg_shop.orders.place(other, request((mug.id, 2)))  # noqa: E731
+    with between_read_and_write(pg_shop, sell), pytest.raises(InsufficientStock) as info:
+        pg_shop.orders.place(uid, request((mug.id, 2)))
     assert [(s.requested, s.available) for s in info.value.items] == [(2, 1)]
-    assert stock(shop, mug.id) == 1
+    assert stock(pg_shop, mug.id) == 1
 
 
-def test_a_cart_changed_after_the_read_is_read_again(shop: Shop) -> None:
-    uid = user(shop)
-    mug, tote = product(shop, stock=10), product(shop, stock=10, name="Tote")
-    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
-    change = lambda: shop.carts.set_quantity(uid, tote.id, LineQuantity(quantity=2))  # noqa: E731
-    with between_read_and_write(shop, change) as reads:
-        order, _ = shop.orders.place(uid, request())
+def test_a_cart_changed_after_the_read_is_read_again(pg_shop: Shop) -> None:
+    uid = user(pg_shop)
+    mug, tote = product(pg_shop, stock=10), product(pg_shop, stock=10, name="Tote")
+    pg_shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    change = lambda: pg_shop.carts.set_quantity(uid, tote.id, LineQuantity(quantity=2))  # noqa: E731
+    with between_read_and_write(pg_shop, change) as reads:
+        order, _ = pg_shop.orders.place(uid, request())
     assert len(reads) == 2
     assert [(i.product_id, i.quantity) for i in order.items] == [(mug.id, 1), (tote.id, 2)]
-    assert shop.carts.view(uid).items == []
+    assert pg_shop.carts.view(uid).items == []
 
 
 @settings(
