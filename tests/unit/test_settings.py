@@ -77,3 +77,13 @@ def test_database_label_hides_the_password() -> None:
     assert "hunter2" not in settings.database_label
     assert not settings.is_in_memory
     assert Settings.model_validate({"database_url": "sqlite://"}).is_in_memory
+
+
+def test_idempotency_keys_are_kept_at_least_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MINICOMMERCE_IDEMPOTENCY_KEY_TTL", raising=False)
+    assert Settings(_env_file=None).idempotency_key_ttl == 86_400
+    monkeypatch.setenv("MINICOMMERCE_IDEMPOTENCY_KEY_TTL", "172800")
+    assert Settings(_env_file=None).idempotency_key_ttl == 172_800
+    monkeypatch.setenv("MINICOMMERCE_IDEMPOTENCY_KEY_TTL", "86399")
+    with pytest.raises(SettingsError, match="idempotency_key_ttl"):
+        Settings(_env_file=None)
