@@ -29,6 +29,34 @@ def test_db_upgrade(env: str) -> None:
         assert shop.catalog.count() == 0
 
 
+def test_db_purge_idempotency_keys(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from minicommerce import NewProduct, PlaceOrder, Registration
+
+    monkeypatch.setenv("MINICOMMERCE_IDEMPOTENCY_KEY_TTL", "100000")
+    when = [datetime.now(UTC) - timedelta(seconds=100_100)]
+    with Shop.open(env, clock=lambda: when[0]) as shop:
+        uid = shop.accounts.register(Registration(email="k@example.com", password="x" * 8)).id
+        mug = shop.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=5))
+        wanted = PlaceOrder.parse(
+            {
+                "shipping_address": {"full_name": "K", "line1": "1 Way", "city": "C",
+                                     "postal_code": "1", "country": "DE"},
+                "items": [{"product_id": mug.id, "quantity": 1}],
+            }
+        )  # fmt: skip
+        shop.orders.place(uid, wanted, "old-key")
+        when[0] += timedelta(seconds=10_100)  # 90,000 s ago: past a day, within the TTL set
+        shop.orders.place(uid, wanted, "newer-key")
+    assert cli.main(["db", "purge-idempotency-keys"]) == 0
+    assert "purged 1 idempotency key(s) older than 100000 s" in capsys.readouterr().err
+    assert cli.main(["db", "purge-idempotency-keys"]) == 0
+    assert "purged 0 idempotency key(s)" in capsys.readouterr().err  # "newer-key" stays
+
+
 def test_demo_data_is_idempotent(env: str) -> None:
     assert cli.main(["demo-data"]) == 0
     assert cli.main(["demo-data"]) == 0

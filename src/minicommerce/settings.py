@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     argon2_max_concurrent: Annotated[int | None, Field(ge=1, le=1024)] = None
     login_max_failures: Annotated[int, Field(ge=1)] = 10
     login_failure_window: Annotated[int, Field(ge=1)] = 900
+    idempotency_key_ttl: Annotated[int, Field(ge=86_400)] = 86_400
 
     @field_validator("database_url")
     @classmethod

@@ -16,12 +16,13 @@ from minicommerce.carts.service import CartService
 from minicommerce.catalog.service import CatalogService
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
-from minicommerce.orders.service import OrderService
+from minicommerce.orders.service import DEFAULT_KEY_TTL, OrderService
 from minicommerce.settings import Settings
 from minicommerce.storage.availability import database_unavailable, is_unavailable
 from minicommerce.storage.engine import Database, Timeouts, open_database
 from minicommerce.storage.migrate import current_revision, head_revision, upgrade
 from minicommerce.storage.unit_of_work import SqlUnitOfWorkFactory
+from minicommerce.uow import UnitOfWorkFactory
 
 
 class ShopOptions(TypedDict, total=False):
@@ -37,19 +38,24 @@ class ShopOptions(TypedDict, total=False):
     argon2: Argon2Parameters | None
     throttle: LoginThrottle | None
     clock: Clock
+    idempotency_key_ttl: int
+    idempotency_purge_every: int
 
 
 class Shop:
-    """A shop: ``catalog``, ``carts``, ``accounts`` and ``auth`` over one database.
+    """A shop: ``catalog``, ``carts``, ``orders``, ``accounts`` and ``auth`` over one store.
 
-    Open one with :meth:`open` (a URL) or :meth:`from_settings`, use it as a context
-    manager or call :meth:`close`. Services are thread-safe; share one shop per process.
+    Open one on a database with :meth:`open` (a URL) or :meth:`from_settings`, use it as a
+    context manager or call :meth:`close`. Services are thread-safe; share one shop per
+    process. ``Shop(uow=...)`` builds one over any unit of work (``minicommerce.uow``),
+    such as an in-memory fake in tests; ``database`` is then the SQL database if any.
     """
 
     def __init__(
         self,
-        database: Database,
         *,
+        uow: UnitOfWorkFactory,
+        database: Database | None = None,
         secret_key: str | None = None,
         currency: str = "USD",
         access_token_ttl: int = 900,
@@ -60,10 +66,11 @@ class Shop:
         argon2: Argon2Parameters | None = None,
         throttle: LoginThrottle | None = None,
         clock: Clock = utcnow,
+        idempotency_key_ttl: int = DEFAULT_KEY_TTL,
+        idempotency_purge_every: int = 1000,
     ) -> None:
-        self.database = database
+        self._database = database
         self.currency = currency
-        uow = SqlUnitOfWorkFactory(database, currency)
         hasher = PasswordHasher(argon2)
         tokens = AccessTokenCodec(
             secret_key or secrets.token_hex(32),
@@ -74,7 +81,13 @@ class Shop:
         )
         self.catalog = CatalogService(uow, clock)
         self.carts = CartService(uow, currency, clock)
-        self.orders = OrderService(uow, currency, clock)
+        self.orders = OrderService(
+            uow,
+            currency,
+            clock,
+            key_ttl=idempotency_key_ttl,
+            purge_every=idempotency_purge_every,
+        )
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
             uow,
@@ -85,6 +98,13 @@ class Shop:
             throttle=throttle,
             clock=clock,
         )
+
+    @property
+    def database(self) -> Database:
+        """The SQL database under the shop."""
+        if self._database is None:
+            raise ConfigurationError("this shop has no SQL database (made with Shop(uow=...))")
+        return self._database
 
     @classmethod
     def open(
@@ -117,7 +137,8 @@ class Shop:
                 raise ConfigurationError(
                     "The database schema is not up to date: run `minicommerce db upgrade`."
                 )
-            return cls(database, **options)
+            currency = options.get("currency", "USD")
+            return cls(uow=SqlUnitOfWorkFactory(database, currency), database=database, **options)
         except BaseException:
             database.dispose()
             raise
@@ -146,17 +167,21 @@ class Shop:
                 max_concurrent=settings.argon2_max_concurrent,
             ),
             throttle=LoginThrottle(settings.login_max_failures, settings.login_failure_window),
+            idempotency_key_ttl=settings.idempotency_key_ttl,
         )
 
     def migrate(self) -> None:
-        """Bring the schema up to date (idempotent)."""
-        upgrade(self.database)
+        """Bring the schema up to date (idempotent); nothing to do without a database."""
+        if self._database is not None:
+            upgrade(self._database)
 
     def ping(self) -> None:
         """Raise :class:`~minicommerce.errors.ServiceUnavailable` if the database does not
-        answer (within the configured timeouts)."""
+        answer (within the configured timeouts); nothing to check without a database."""
+        if self._database is None:
+            return
         try:
-            with self.database.reader.connect() as conn:
+            with self._database.reader.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except Exception as exc:
             if is_unavailable(exc):
@@ -164,7 +189,8 @@ class Shop:
             raise
 
     def close(self) -> None:
-        self.database.dispose()
+        if self._database is not None:
+            self._database.dispose()
 
     def __enter__(self) -> Self:
         return self

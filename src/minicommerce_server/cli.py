@@ -1,4 +1,5 @@
-"""The ``minicommerce`` command: serve, db upgrade, create-admin, demo-data."""
+"""The ``minicommerce`` command: serve, db upgrade, db purge-idempotency-keys, create-admin,
+demo-data."""
 
 from __future__ import annotations
 
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the schema migrations")
+    db_sub.add_parser(
+        "purge-idempotency-keys",
+        help="forget idempotency keys older than MINICOMMERCE_IDEMPOTENCY_KEY_TTL (placing "
+        "orders also does it, a batch every 1000 orders)",
+    )
 
     admin = sub.add_parser("create-admin", help="create or promote a staff user")
     admin.add_argument("--email", required=True)
@@ -70,6 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = ServerSettings()
         if args.command == "serve":
             return _serve(settings, args)
+        if args.command == "db" and args.db_command == "purge-idempotency-keys":
+            with Shop.from_settings(settings, migrate=settings.is_sqlite) as shop:
+                purged = shop.orders.purge_idempotency_keys()
+            _say(
+                f"purged {purged} idempotency key(s) older than "
+                f"{settings.idempotency_key_ttl} s ({settings.database_label})"
+            )
+            return 0
         if args.command == "db":
             with Shop.from_settings(settings, migrate=True):
                 _say(f"database schema is up to date ({settings.database_label})")

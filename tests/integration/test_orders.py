@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +30,8 @@ from minicommerce import (
 )
 from minicommerce.errors import EmptyCartError, IdempotencyKeyReused
 from minicommerce.orders.models import MAX_ORDER_TOTAL, OrderStatus, PlaceOrder
+from minicommerce.storage.tables import idempotency_keys
+from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
 
 ADDRESS: dict[str, Any] = {
     "full_name": "Ada Lovelace",
@@ -144,6 +148,59 @@ def test_idempotent_replay_and_reuse(shop: Shop) -> None:
         shop.orders.place(uid, request((mug.id, 3)), "key-1")
     other = user(shop)  # keys are per user
     assert shop.orders.place(other, request((mug.id, 1)), "key-1")[1]
+
+
+def test_a_replay_returns_the_order_as_first_answered(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    first, _ = shop.orders.place(uid, request((mug.id, 2)), "then")
+    shop.orders.cancel(uid, first.id)
+    shop.catalog.update(mug.id, ProductChanges(price="1.00", name="Renamed"))
+    again, created = shop.orders.place(uid, request((mug.id, 2)), "then")
+    assert not created
+    assert again == first
+    assert again.status is OrderStatus.PENDING
+    assert shop.orders.get(uid, first.id).status is OrderStatus.CANCELLED
+    assert stock(shop, mug.id) == 10
+
+
+def test_a_cart_checkout_replay_changes_nothing(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, stock=10)
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=3))
+    first, _ = shop.orders.place(uid, request(), "cart-key")
+    shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    again, created = shop.orders.place(uid, request(), "cart-key")
+    assert (again, created) == (first, False)
+    assert shop.carts.view(uid).item_count == 1
+    assert stock(shop, mug.id) == 7
+
+
+def test_expired_keys_are_purged(database_url: str) -> None:
+    """Keys live at least the retention, then go: by the command's call and by itself
+    every ``purge_every`` placements."""
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    with Shop.open(
+        database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False,
+        clock=lambda: now[0], idempotency_key_ttl=86_400, idempotency_purge_every=5,
+    ) as shop:  # fmt: skip
+        uid = user(shop)
+        mug = product(shop, stock=100)
+        old, _ = shop.orders.place(uid, request((mug.id, 1)), "old")
+        now[0] += timedelta(hours=23)
+        recent, _ = shop.orders.place(uid, request((mug.id, 1)), "recent")
+        now[0] += timedelta(hours=2)  # "old" is 25 h old, "recent" 2 h
+        assert shop.orders.purge_idempotency_keys() == 1
+        assert shop.orders.purge_idempotency_keys() == 0
+        assert shop.orders.place(uid, request((mug.id, 1)), "recent") == (recent, False)
+        again, created = shop.orders.place(uid, request((mug.id, 1)), "old")
+        assert created  # the key was forgotten: a new order
+        assert again.id != old.id
+        now[0] += timedelta(days=2)
+        shop.orders.place(uid, request((mug.id, 1)))  # the 5th placement: it purges first
+        with shop.database.reader.connect() as conn:
+            left = conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys))
+            assert left.scalar_one() == 0
 
 
 def test_a_failed_request_stores_no_key(shop: Shop) -> None:
@@ -370,7 +427,7 @@ def held_after_the_stock_is_taken(shop: Shop) -> Iterator[tuple[threading.Event,
     if shop.database.backend == "sqlite":
         from minicommerce.storage.orders import SqlOrderRepository
 
-        original = SqlOrderRepository._add
+        original = SqlOrderRepository.add
         calls = iter(range(1_000))
 
         def slow_add(self: SqlOrderRepository, *args: Any) -> Any:
@@ -380,7 +437,7 @@ def held_after_the_stock_is_taken(shop: Shop) -> Iterator[tuple[threading.Event,
             return original(self, *args)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(SqlOrderRepository, "_add", slow_add)
+            patch.setattr(SqlOrderRepository, "add", slow_add)
             yield inside, release
         return
     # PostgreSQL: the order lines' trigger waits for an advisory lock this test holds.
@@ -448,6 +505,72 @@ def test_a_different_request_with_a_key_in_use_waits_then_is_refused(shop: Shop)
         with pytest.raises(IdempotencyKeyReused):
             second.result(10)
     assert (stock(shop, mug.id), stock(shop, tote.id)) == (8, 10)
+
+
+@pytest.fixture
+def pg_shop(postgres_database_url: str) -> Iterator[Shop]:
+    """PostgreSQL only: SQLite's placement holds the write lock from read to write, so
+    nothing can come in between there."""
+    _truncate_postgres(postgres_database_url)
+    with Shop.open(
+        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False
+    ) as shop:
+        yield shop
+
+
+@contextmanager
+def between_read_and_write(shop: Shop, change: Callable[[], object]) -> Iterator[list[int]]:
+    """PostgreSQL reads without locks and checks in the write: run ``change`` after the
+    next placement's first read."""
+    from minicommerce.storage.postgres_orders import PgOrderRepository
+
+    original = PgOrderRepository.read
+    reads: list[int] = []
+
+    def read_then_change(self: PgOrderRepository, *args: Any) -> Any:
+        seen = original(self, *args)
+        reads.append(1)
+        if len(reads) == 1:
+            change()
+        return seen
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PgOrderRepository, "read", read_then_change)
+        yield reads
+
+
+def test_a_price_change_after_the_read_is_ordered_at_the_new_price(pg_shop: Shop) -> None:
+    uid = user(pg_shop)
+    mug = product(pg_shop, "9.50", stock=10)
+    change = lambda: pg_shop.catalog.update(mug.id, ProductChanges(price="12.00"))  # noqa: E731
+    with between_read_and_write(pg_shop, change) as reads:
+        order, _ = pg_shop.orders.place(uid, request((mug.id, 2)), "k")
+    assert len(reads) == 2  # read again after the write found the row changed
+    assert (str(order.items[0].unit_price), str(order.total_amount)) == ("12.00", "24.00")
+    assert pg_shop.orders.place(uid, request((mug.id, 2)), "k") == (order, False)
+    assert stock(pg_shop, mug.id) == 8
+
+
+def test_stock_sold_after_the_read_is_refused(pg_shop: Shop) -> None:
+    uid, other = user(pg_shop), user(pg_shop)
+    mug = product(pg_shop, stock=3)
+    sell = lambda: pg_shop.orders.place(other, request((mug.id, 2)))  # noqa: E731
+    with between_read_and_write(pg_shop, sell), pytest.raises(InsufficientStock) as info:
+        pg_shop.orders.place(uid, request((mug.id, 2)))
+    assert [(s.requested, s.available) for s in info.value.items] == [(2, 1)]
+    assert stock(pg_shop, mug.id) == 1
+
+
+def test_a_cart_changed_after_the_read_is_read_again(pg_shop: Shop) -> None:
+    uid = user(pg_shop)
+    mug, tote = product(pg_shop, stock=10), product(pg_shop, stock=10, name="Tote")
+    pg_shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+    change = lambda: pg_shop.carts.set_quantity(uid, tote.id, LineQuantity(quantity=2))  # noqa: E731
+    with between_read_and_write(pg_shop, change) as reads:
+        order, _ = pg_shop.orders.place(uid, request())
+    assert len(reads) == 2
+    assert [(i.product_id, i.quantity) for i in order.items] == [(mug.id, 1), (tote.id, 2)]
+    assert pg_shop.carts.view(uid).items == []
 
 
 @settings(

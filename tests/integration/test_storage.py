@@ -31,7 +31,7 @@ def test_required_indexes(shop: Shop) -> None:
     inspector = sa.inspect(shop.database.reader)
     indexes = {
         (table, tuple(ix["column_names"]), bool(ix["unique"]))
-        for table in ("users", "products", "orders", "order_items")
+        for table in ("users", "products", "orders", "order_items", "idempotency_keys")
         for ix in inspector.get_indexes(table)
     }
     assert ("users", ("email",), True) in indexes
@@ -42,6 +42,7 @@ def test_required_indexes(shop: Shop) -> None:
     assert ("orders", ("status",), False) in indexes
     assert ("order_items", ("order_id",), False) in indexes
     assert ("order_items", ("product_id",), False) in indexes
+    assert ("idempotency_keys", ("created_at",), False) in indexes
 
 
 def test_upgrade_is_idempotent(shop: Shop) -> None:
@@ -143,17 +144,33 @@ def test_shop_from_a_url_with_fresh_file(tmp_path: Path) -> None:
         s.ping()
 
 
-def test_rows_map_onto_entities_field_by_field() -> None:
-    """Repositories build entities positionally (it is the hot path); the orders must agree."""
-    from dataclasses import fields
+def test_rows_map_onto_entities_by_name(shop: Shop) -> None:
+    """Entities are built from rows by column name: columns in another order or an extra
+    column change nothing, on the ordinary path and on PostgreSQL's CompiledRead."""
+    from minicommerce import ProductQuery
 
-    from minicommerce import Product, User
+    mug = shop.catalog.create(NewProduct(name="Mug", price="9.50", stock_quantity=3, sku="M"))
+    uid = shop.accounts.register(Registration(email="n@example.com", password="x" * 8)).id
+    assert (mug.sku, mug.name, str(mug.price), mug.stock_quantity, mug.in_stock) == (
+        "M", "Mug", "9.50", 3, True
+    )  # fmt: skip
+    assert shop.catalog.get(mug.id) == mug
+    assert shop.catalog.list(ProductQuery()).items == [mug]
+    user = shop.accounts.get(uid)
+    assert (user.id, user.email, user.is_staff, user.is_active) == (
+        uid,
+        "n@example.com",
+        False,
+        True,
+    )
     from minicommerce.storage import accounts, catalog
 
-    product_columns = [c.name for c in catalog._COLUMNS]
-    product_columns.insert(5, "currency")  # from the store settings, not the row
-    assert product_columns == [f.name for f in fields(Product)]
-    assert [c.name for c in accounts._USER] == [f.name for f in fields(User)]
+    with shop.database.reader.connect() as conn:
+        backwards = sa.select(sa.literal(1).label("extra"), *reversed(catalog._COLUMNS))
+        row = conn.execute(backwards.where(catalog._p.id == mug.id)).one()
+        assert catalog.SqlProductRepository(conn, "USD")._product(row) == mug
+        backwards = sa.select(*reversed(accounts._USER), accounts._u.password_hash)
+        assert accounts._user(conn.execute(backwards.where(accounts._u.id == uid)).one()) == user
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -196,7 +213,7 @@ def test_0004_moves_idempotency_keys_onto_orders_and_back(empty_database_url: st
                 "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at)"
                 " SELECT user_id, 'k1', 'fp', id, created_at FROM orders"
             )
-        upgrade(database)
+        upgrade(database, "0004")
         with database.reader.connect() as conn:
             rows = conn.exec_driver_sql(
                 "SELECT idempotency_key, request_fingerprint FROM orders"
@@ -264,3 +281,76 @@ def test_0005_makes_a_session_of_every_refresh_token_family(empty_database_url: 
         assert "sessions" not in sa.inspect(database.reader).get_table_names()
     finally:
         database.dispose()
+
+
+def test_0006_moves_idempotency_keys_into_their_table_and_back(empty_database_url: str) -> None:
+    database = open_database(empty_database_url)
+    try:
+        upgrade(database, "0004")
+        with database.writer.begin() as conn:
+            run = conn.exec_driver_sql
+            run(
+                "INSERT INTO users (email, password_hash, first_name, last_name, is_staff,"
+                " is_active, created_at) VALUES ('a@example.com', '!', '', '', false, true,"
+                " CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO products (sku, name, description, price, stock_quantity, version,"
+                " created_at, updated_at) VALUES ('S', 'Mug', '', 950, 5, 1,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO orders (user_id, status, total_amount, currency, shipping_address,"
+                " created_at, updated_at, idempotency_key, request_fingerprint)"
+                " SELECT id, 'pending', 950, 'EUR', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP,"
+                " 'k1', 'fp' FROM users"
+            )
+            run(
+                "INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price,"
+                " line_total) SELECT orders.id, products.id, 'S', 'Mug', 1, 950, 950"
+                " FROM orders, products"
+            )
+        upgrade(database)
+        with database.reader.connect() as conn:
+            keys = conn.exec_driver_sql(
+                "SELECT k.key, k.fingerprint, k.answer, k.order_id = o.id,"
+                " k.created_at = o.created_at FROM idempotency_keys k, orders o"
+            ).all()
+        assert [tuple(row) for row in keys] == [("k1", "fp", None, True, True)]
+
+        config = alembic_config()
+        with database.writer.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0004")
+        with database.reader.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT idempotency_key, request_fingerprint FROM orders"
+            ).all()
+            lines = conn.exec_driver_sql("SELECT count(*) FROM order_items").scalar_one()
+        assert [tuple(row) for row in rows] == [("k1", "fp")]
+        assert lines == 1  # nothing cascaded away on the way down
+        upgrade(database)
+        assert current_revision(database) == head_revision()
+    finally:
+        database.dispose()
+
+
+def test_a_key_kept_before_0006_replays_the_order_as_it_is(shop: Shop) -> None:
+    """Keys copied by 0006 have no answer kept: they replay the order as it is now."""
+    from minicommerce import PlaceOrder
+
+    uid = shop.accounts.register(Registration(email="r@example.com", password="x" * 8)).id
+    mug = shop.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=5))
+    wanted = PlaceOrder.parse(
+        {
+            "shipping_address": {"full_name": "R", "line1": "1 Way", "city": "C",
+                                 "postal_code": "1", "country": "DE"},
+            "items": [{"product_id": mug.id, "quantity": 1}],
+        }
+    )  # fmt: skip
+    order, _ = shop.orders.place(uid, wanted, "old")
+    with shop.database.writer.begin() as conn:
+        conn.exec_driver_sql("UPDATE idempotency_keys SET answer = NULL")
+    shop.orders.cancel(uid, order.id)
+    again, created = shop.orders.place(uid, wanted, "old")
+    assert (again.id, again.status.value, created) == (order.id, "cancelled", False)

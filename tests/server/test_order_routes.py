@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from minicommerce import LineQuantity, Shop
+from minicommerce import LineQuantity, ProductChanges, Shop
 from tests.server.conftest import Account, Client
 from tests.server.helpers import (
     API,
@@ -126,6 +126,21 @@ def test_idempotency_key(client: Client, customer: Account, sqlite_shop: Shop) -
     reused = place(client, customer, [{"product_id": mug.id, "quantity": 1}], key="abc")
     assert_problem(reused, 422, "idempotency_key_reused")
     assert_validation(place(client, customer, items, key="k" * 256), "Idempotency-Key")
+
+
+def test_a_replay_after_a_cancel_answers_as_first_answered(
+    client: Client, customer: Account, sqlite_shop: Shop
+) -> None:
+    mug = make_product(sqlite_shop, stock=10)
+    items = [{"product_id": mug.id, "quantity": 2}]
+    first = place(client, customer, items, key="then")
+    cancelled = client.post(f"{ORDERS}/{first.json()['id']}/cancel", headers=customer.headers)
+    assert cancelled.json()["status"] == "cancelled"
+    sqlite_shop.catalog.update(mug.id, ProductChanges(name="Renamed", price="1.00"))
+    again = place(client, customer, items, key="then")
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.json()["status"] == "pending"
+    assert sqlite_shop.catalog.get(mug.id).stock_quantity == 10  # nothing taken again
 
 
 def test_history_is_private_and_paginated(

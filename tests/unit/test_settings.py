@@ -115,3 +115,13 @@ def test_timeouts_and_sqlite_durability_from_the_environment(
         Settings.model_validate({"sqlite_synchronous": "off"})
     with pytest.raises(SettingsError):
         Settings.model_validate({"db_statement_timeout": 0})
+
+
+def test_idempotency_keys_are_kept_at_least_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MINICOMMERCE_IDEMPOTENCY_KEY_TTL", raising=False)
+    assert Settings(_env_file=None).idempotency_key_ttl == 86_400
+    monkeypatch.setenv("MINICOMMERCE_IDEMPOTENCY_KEY_TTL", "172800")
+    assert Settings(_env_file=None).idempotency_key_ttl == 172_800
+    monkeypatch.setenv("MINICOMMERCE_IDEMPOTENCY_KEY_TTL", "86399")
+    with pytest.raises(SettingsError, match="idempotency_key_ttl"):
+        Settings(_env_file=None)

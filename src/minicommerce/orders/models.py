@@ -118,3 +118,55 @@ class StatusChange(Command):
     """Staff move an order along ``pending -> paid -> shipped -> delivered`` or cancel it."""
 
     status: OrderStatus
+
+
+def answer_of(order: Order) -> str:
+    """The order as answered, for an idempotent replay: JSON of every field but the id
+    (kept beside it), money as exact strings."""
+    return json.dumps(
+        {
+            "status": order.status.value,
+            "items": [
+                {
+                    "product_id": item.product_id,
+                    "sku": item.sku,
+                    "name": item.name,
+                    "quantity": item.quantity,
+                    "unit_price": str(item.unit_price),
+                    "line_total": str(item.line_total),
+                }
+                for item in order.items
+            ],
+            "total_amount": str(order.total_amount),
+            "currency": order.currency,
+            "shipping_address": order.shipping_address,
+            "created_at": order.created_at.isoformat(),
+            "updated_at": order.updated_at.isoformat(),
+        },
+        separators=(",", ":"),
+    )
+
+
+def order_from_answer(order_id: int, answer: str) -> Order:
+    """The order that :func:`answer_of` kept."""
+    data = json.loads(answer)
+    return Order(
+        id=order_id,
+        status=OrderStatus(data["status"]),
+        items=[
+            OrderItem(
+                product_id=item["product_id"],
+                sku=item["sku"],
+                name=item["name"],
+                quantity=item["quantity"],
+                unit_price=Decimal(item["unit_price"]),
+                line_total=Decimal(item["line_total"]),
+            )
+            for item in data["items"]
+        ],
+        total_amount=Decimal(data["total_amount"]),
+        currency=data["currency"],
+        shipping_address=data["shipping_address"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+    )

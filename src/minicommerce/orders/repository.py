@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
-from minicommerce.errors import ShortItem
 from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
+from minicommerce.orders.placement import OrderDraft, StockRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,35 +27,72 @@ class NewOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class KeyTaken:
-    """The user already placed an order with this idempotency key."""
+class Answered:
+    """The user already placed an order with this idempotency key: the fingerprint of that
+    request and the order as it was answered then (``None`` only for keys recorded before
+    answers were kept, migration 0006: then the order as it is now)."""
 
     fingerprint: str
     order_id: int
+    answer: Order | None
 
 
-@dataclass(slots=True)
-class Refused:
-    """Nothing was recorded: products are gone or short of stock, the total is above
-    ``MAX_ORDER_TOTAL``, or nothing was wanted (an empty cart)."""
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What placement works on: the wanted lines and the live products among them."""
 
-    missing: list[int] = field(default_factory=list)
-    short: list[ShortItem] = field(default_factory=list)
-    total: Decimal | None = None
-    """Set when the total is too large."""
+    wanted: dict[int, int]
+    """Quantity by product id: the lines given, or every line of the user's cart."""
+    rows: list[StockRow]
+    """The live products among ``wanted``, in ascending id order."""
 
 
-Placement = Order | KeyTaken | Refused
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """Nothing was recorded: what the draft was made of changed since it was read (a
+    product's price, name, SKU or stock, the cart). Read again and draft again."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTaken:
+    """Nothing was recorded: a concurrent request with the same idempotency key finished
+    first (this one waited for it). Look its answer up."""
 
 
 class OrderRepository(Protocol):
-    def place(self, new: NewOrder) -> Placement:
-        """Record ``new`` if the user has not used its idempotency key, every product is
-        live and has the stock: take the stock (never below zero, whatever runs
-        concurrently), copy sku, name and price into the lines, total them, keep the key
-        with the order and empty the cart when it was used. A concurrent request with the
-        same key waits for this one and then sees ``KeyTaken``. On ``KeyTaken`` or
-        ``Refused`` nothing is changed (roll back the unit of work)."""
+    """Placement: :meth:`answered` (with a key), :meth:`read`, then :meth:`add` with the
+    draft that ``orders.placement`` made of what was read. Nothing here decides what an
+    order contains.
+
+    The unit of work's promise, and where it differs: ``add`` records the whole order
+    atomically in every storage. On SQLite all of placement is one transaction that
+    ``BEGIN IMMEDIATE`` serialises, and nothing read can change before ``add``. On
+    PostgreSQL, when they are the unit of work's first statements, ``read`` and ``add``
+    each run as a transaction of their own (one round trip each; the unit of work's commit
+    then has nothing left to do): ``add`` locks the rows, checks that they are still what
+    the draft was made of, and answers :class:`Stale` when they are not.
+    """
+
+    def answered(self, user_id: int, key: str) -> Answered | None:
+        """The earlier answer to the user's idempotency key, if it was used."""
+        ...
+
+    def read(self, user_id: int, lines: Mapping[int, int] | None) -> Seen:
+        """The wanted lines (``None``: the user's cart lines) and the live products among
+        them, as they are now."""
+        ...
+
+    def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
+        """Record ``draft``, made of ``seen``, if ``seen`` still holds (the products locked
+        in ascending id order, so that concurrent orders cannot deadlock, are live with the
+        same SKU, name and price and the stock; a cart checkout's cart is unchanged) and the
+        key (if any) is not taken: the order, its lines, the stock taken (never below zero),
+        the cart emptied when it was used and, with a key, the order as answered kept with
+        the key. A concurrent request with the same key is waited for."""
+        ...
+
+    def purge_keys(self, before: datetime, limit: int) -> int:
+        """Forget up to ``limit`` idempotency keys claimed before ``before``; how many."""
         ...
 
     def return_stock(self, lines: Sequence[OrderItem]) -> None: ...

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import timedelta
+
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import (
     EmptyCartError,
@@ -22,36 +25,57 @@ from minicommerce.orders.models import (
     PlaceOrder,
     StatusChange,
 )
-from minicommerce.orders.repository import KeyTaken, NewOrder
+from minicommerce.orders.placement import OrderDraft, draft_order, merge_lines
+from minicommerce.orders.repository import Answered, NewOrder
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id
 from minicommerce.text import CONTROL_MESSAGE, has_control
-from minicommerce.uow import UnitOfWorkFactory
+from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
 
 _RESOURCE = "Order"
 MAX_KEY = 255
+DEFAULT_KEY_TTL = 86_400
+"""Idempotency keys are kept at least this long (seconds): the 24 h that API.md promises."""
+MAX_ATTEMPTS = 20
+"""Placements that lose to a concurrent change start again from the read, this often."""
 
 
 class OrderService:
     """Orders of signed-in users.
 
-    Placement is one transaction (see ``OrderRepository.place``): lines for the same
-    product are added up; every product's stock is taken all or nothing and never below
-    zero, in ascending id order so that concurrent multi-line orders cannot deadlock;
-    prices, names and SKUs are copied from the catalog; the cart is emptied when it was
-    used; the idempotency key is recorded with the order. Anything failing rolls all of it
-    back.
+    Placement is one unit of work: look the idempotency key (if any) up, read the wanted
+    lines and their live products (``OrderRepository.read``), let ``orders.placement``
+    turn them into a draft or a refusal, and record the draft (``OrderRepository.add``),
+    which storage does atomically, or not at all when what was read has changed since
+    (then again from the read) or the key was taken meanwhile (then its answer). A refusal
+    or any failure records nothing, and no key.
+
+    With a key, every ``purge_every``-th placement of this service also forgets up to
+    ``purge_batch`` keys older than ``key_ttl`` seconds, in a unit of work of its own.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, currency: str, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        currency: str,
+        clock: Clock = utcnow,
+        *,
+        key_ttl: int = DEFAULT_KEY_TTL,
+        purge_every: int = 1000,
+        purge_batch: int = 1000,
+    ) -> None:
         self._uow = uow
         self._currency = currency
         self._clock = clock
+        self._key_ttl = timedelta(seconds=key_ttl)
+        self._purge_every = purge_every
+        self._purge_batch = purge_batch
+        self._placements = itertools.count(1)
 
     def place(
         self, user_id: int, request: PlaceOrder, idempotency_key: str | None = None
     ) -> tuple[Order, bool]:
         """Place an order; returns it and whether it was created now (``False``: a replay
-        of an earlier request with the same idempotency key)."""
+        of an earlier request with the same idempotency key, the order as answered then)."""
         if idempotency_key is not None:
             if not 0 < len(idempotency_key) <= MAX_KEY:
                 raise ValidationError.single(
@@ -68,27 +92,60 @@ class OrderService:
             idempotency_key=idempotency_key,
             fingerprint=request.fingerprint() if idempotency_key is not None else None,
         )
+        if next(self._placements) % self._purge_every == 0:
+            self.purge_idempotency_keys(self._purge_batch)
         with self._uow(write=True) as uow:
-            placed = uow.orders.place(new)
-            if isinstance(placed, Order):
-                uow.commit()
-                return placed, True
-            if isinstance(placed, KeyTaken):
-                if placed.fingerprint != new.fingerprint:
-                    raise IdempotencyKeyReused()
-                order = uow.orders.get(placed.order_id, user_id)
-                if order is None:  # pragma: no cover - the key lives on the order itself
-                    raise NotFound(_RESOURCE, placed.order_id)
-                return order, False
-        if placed.missing:
-            raise NotFound("Product", min(placed.missing))
-        if placed.short:
-            raise InsufficientStock(placed.short)
-        if placed.total is not None:
+            key, fingerprint = new.idempotency_key, new.fingerprint
+            for _ in range(MAX_ATTEMPTS):
+                if key is not None and fingerprint is not None:
+                    answered = uow.orders.answered(user_id, key)
+                    if answered is not None:
+                        return self._replay(uow, user_id, fingerprint, answered), False
+                seen = uow.orders.read(user_id, new.lines)
+                drafted = draft_order(seen.wanted, seen.rows, from_cart=new.lines is None)
+                if not isinstance(drafted, OrderDraft):
+                    break
+                added = uow.orders.add(new, drafted, seen)
+                if isinstance(added, Order):
+                    uow.commit()
+                    return added, True
+            else:  # pragma: no cover - each attempt loses only to a concurrent change
+                raise RuntimeError(f"placement lost {MAX_ATTEMPTS} races in a row")
+        if drafted.missing:
+            raise NotFound("Product", min(drafted.missing))
+        if drafted.short:
+            raise InsufficientStock(drafted.short)
+        if drafted.total is not None:
             raise ValidationError.single(
-                "items", f"the order total {placed.total} is above the maximum {MAX_ORDER_TOTAL}"
+                "items", f"the order total {drafted.total} is above the maximum {MAX_ORDER_TOTAL}"
             )
         raise EmptyCartError()
+
+    @staticmethod
+    def _replay(uow: UnitOfWork, user_id: int, fingerprint: str, answered: Answered) -> Order:
+        if answered.fingerprint != fingerprint:
+            raise IdempotencyKeyReused()
+        if answered.answer is not None:
+            return answered.answer
+        order = uow.orders.get(answered.order_id, user_id)  # a key kept before 0006
+        if order is None:  # pragma: no cover - the key goes with its order
+            raise NotFound(_RESOURCE, answered.order_id)
+        return order
+
+    def purge_idempotency_keys(self, limit: int | None = None) -> int:
+        """Forget idempotency keys older than the retention (``key_ttl``): up to ``limit``
+        of them, or all when ``None``, in batches. Returns how many."""
+        before = self._clock() - self._key_ttl
+        purged = 0
+        while limit is None or purged < limit:
+            batch = self._purge_batch if limit is None else min(self._purge_batch, limit - purged)
+            with self._uow(write=True) as uow:
+                done = uow.orders.purge_keys(before, batch)
+                uow.commit()
+            purged += done
+            if done < batch:
+                break
+        return purged
 
     def get(self, user_id: int, order_id: int) -> Order:
         """One of the user's orders; another user's order is not found."""
@@ -169,12 +226,10 @@ def _lines(request: PlaceOrder) -> dict[int, int] | None:
     """Quantities by product, lines for the same product added up; ``None``: the cart."""
     if request.items is None:
         return None
-    wanted: dict[int, int] = {}
     for line in request.items:
         if not is_valid_id(line.product_id):
             raise NotFound("Product", line.product_id)
-        wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
-    return wanted
+    return merge_lines((line.product_id, line.quantity) for line in request.items)
 
 
 def _admin(order: Order, customer: Customer) -> AdminOrder:

@@ -52,7 +52,16 @@ _WRITABLE = frozenset(
 
 
 def _user(row: Any) -> User:
-    return User(*row)
+    return User(
+        id=row.id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        is_staff=row.is_staff,
+        is_active=row.is_active,
+        created_at=row.created_at,
+        last_login=row.last_login,
+    )
 
 
 class SqlUserRepository:
@@ -106,7 +115,7 @@ class SqlUserRepository:
 
     def credentials(self, email: str) -> tuple[User, str] | None:
         row = self._conn.execute(_CREDENTIALS, {"email": email}).first()
-        return None if row is None else (_user(row[:-1]), row[-1])
+        return None if row is None else (_user(row), row.password_hash)
 
     def update(self, user_id: int, values: Mapping[str, Any]) -> User | None:
         unknown = set(values) - _WRITABLE
@@ -167,7 +176,16 @@ class SqlRefreshTokenRepository:
             .select_from(refresh_tokens.join(sessions, _s.id == _r.family_id))
             .where(_r.token_hash == token_hash)
         ).first()
-        return None if row is None else RefreshTokenRecord(*row)
+        if row is None:
+            return None
+        return RefreshTokenRecord(
+            id=row.id,
+            user_id=row.user_id,
+            family_id=row.family_id,
+            expires_at=row.expires_at,
+            used_at=row.used_at,
+            revoked_at=row.revoked_at,
+        )
 
     def use(self, token_id: int, now: datetime) -> bool:
         result = self._conn.execute(

@@ -12,7 +12,14 @@ from minicommerce.storage.tables import cart_items, products
 _c = cart_items.c
 _p = products.c
 _LINES = (
-    sa.select(_p.id, _p.sku, _p.name, _p.price, _c.quantity, _p.stock_quantity)
+    sa.select(
+        _c.product_id,
+        _p.sku,
+        _p.name,
+        _p.price.label("unit_price"),
+        _c.quantity,
+        _p.stock_quantity,
+    )
     .join_from(cart_items, products, _c.product_id == _p.id)
     .where(_c.user_id == sa.bindparam("user_id", type_=_c.user_id.type), _p.deleted_at.is_(None))
     .order_by(_c.added_at, _c.product_id)
@@ -25,7 +32,17 @@ class SqlCartRepository:
 
     def lines(self, user_id: int) -> list[StoredLine]:
         rows = self._conn.execute(_LINES, {"user_id": user_id}).all()
-        return [StoredLine(*row) for row in rows]
+        return [
+            StoredLine(
+                product_id=row.product_id,
+                sku=row.sku,
+                name=row.name,
+                unit_price=row.unit_price,
+                quantity=row.quantity,
+                stock_quantity=row.stock_quantity,
+            )
+            for row in rows
+        ]
 
     def set(self, user_id: int, product_id: int, quantity: int, now: datetime) -> None:
         updated = self._conn.execute(

@@ -40,8 +40,21 @@ class SqlProductRepository:
         self._currency = currency
 
     def _product(self, row: Any) -> Product:
-        # Positional, in _COLUMNS order: this runs for every row of the hottest read.
-        return Product(row[0], row[1], row[2], row[3], row[4], self._currency, *row[5:])
+        # By column name: SQLAlchemy rows and the psycopg rows of CompiledRead both have
+        # their columns as attributes.
+        return Product(
+            id=row.id,
+            sku=row.sku,
+            name=row.name,
+            description=row.description,
+            price=row.price,
+            currency=self._currency,
+            stock_quantity=row.stock_quantity,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+            in_stock=row.in_stock,
+        )
 
     def add(self, new: NewProduct, now: datetime) -> Product:
         stmt = (

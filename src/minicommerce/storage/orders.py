@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
-from minicommerce.errors import ShortItem
-from minicommerce.orders.models import MAX_ORDER_TOTAL, Customer, Order, OrderItem, OrderStatus
-from minicommerce.orders.repository import KeyTaken, NewOrder, Placement, Refused
+from minicommerce.orders.models import (
+    Customer,
+    Order,
+    OrderItem,
+    OrderStatus,
+    answer_of,
+    order_from_answer,
+)
+from minicommerce.orders.placement import OrderDraft, StockRow
+from minicommerce.orders.repository import Answered, KeyTaken, NewOrder, Seen, Stale
 from minicommerce.storage.carts import SqlCartRepository
-from minicommerce.storage.tables import order_items, orders, products, users
+from minicommerce.storage.tables import (
+    cart_items,
+    idempotency_keys,
+    order_items,
+    orders,
+    products,
+    users,
+)
 
 _o = orders.c
 _i = order_items.c
 _p = products.c
+_c = cart_items.c
+_k = idempotency_keys.c
+_u = users.c
+_CUSTOMER = (_u.id, _u.email, _u.first_name, _u.last_name)
+_STOCK = (_p.id, _p.sku, _p.name, _p.price, _p.stock_quantity)
 _ORDER = (_o.id, _o.status, _o.total_amount, _o.currency, _o.shipping_address, _o.created_at,
           _o.updated_at)  # fmt: skip
 _ITEM = (_i.order_id, _i.product_id, _i.sku, _i.name, _i.quantity, _i.unit_price, _i.line_total)
@@ -27,93 +45,61 @@ class SqlOrderRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
-    def place(self, new: NewOrder) -> Placement:
-        """Step by step, one statement at a time. Correct where write transactions run one
-        at a time (SQLite: ``BEGIN IMMEDIATE``): nothing can come between the key check and
-        the insert. PostgreSQL places orders in one statement (``postgres_orders.py``)."""
-        key = new.idempotency_key
-        if key is not None:
-            row = self._conn.execute(
-                sa.select(_o.request_fingerprint, _o.id).where(
-                    _o.user_id == new.user_id, _o.idempotency_key == key
-                )
-            ).first()
-            if row is not None:
-                return KeyTaken(row[0], row[1])
-        wanted = new.lines
-        if wanted is None:
-            # What the customer sees in the cart: lines of archived products are left out.
-            cart = SqlCartRepository(self._conn)
-            wanted = {line.product_id: line.quantity for line in cart.lines(new.user_id)}
-        if not wanted:
-            return Refused()
-        items: list[OrderItem] = []
-        shortfall = Refused()
-        for product_id in sorted(wanted):  # the same lock order as on PostgreSQL
-            quantity = wanted[product_id]
-            taken = self._take_stock(product_id, quantity)
-            if taken is None:
-                available = self._stock_of(product_id)
-                if available is None:
-                    shortfall.missing.append(product_id)
-                else:
-                    shortfall.short.append(ShortItem(product_id, quantity, available))
-                continue
-            sku, name, price = taken
-            items.append(OrderItem(product_id, sku, name, quantity, price, price * quantity))
-        if shortfall.missing or shortfall.short:
-            return shortfall
-        total = sum((item.line_total for item in items), Decimal("0.00"))
-        if total > MAX_ORDER_TOTAL:
-            return Refused(total=total)
-        order = self._add(new, items, total)
-        if new.lines is None:
-            SqlCartRepository(self._conn).clear(new.user_id)
-        return order
-
-    def _take_stock(self, product_id: int, quantity: int) -> tuple[str | None, str, Decimal] | None:
-        """Decrement a live product's stock if it has that much: its sku, name and price."""
+    def answered(self, user_id: int, key: str) -> Answered | None:
         row = self._conn.execute(
-            sa.update(products)
-            .where(
-                _p.id == product_id,
-                _p.deleted_at.is_(None),
-                _p.stock_quantity >= quantity,
+            sa.select(_k.fingerprint, _k.order_id, _k.answer).where(
+                _k.user_id == user_id, _k.key == key
             )
-            .values(stock_quantity=_p.stock_quantity - quantity, version=_p.version + 1)
-            .returning(_p.sku, _p.name, _p.price)
         ).first()
-        return None if row is None else (row[0], row[1], row[2])
+        if row is None:
+            return None
+        return answered(row.fingerprint, row.order_id, row.answer)
 
-    def _stock_of(self, product_id: int) -> int | None:
-        return self._conn.execute(
-            sa.select(_p.stock_quantity).where(_p.id == product_id, _p.deleted_at.is_(None))
-        ).scalar_one_or_none()
+    def read(self, user_id: int, lines: Mapping[int, int] | None) -> Seen:
+        """Plain reads: SQLite's ``BEGIN IMMEDIATE`` has locked the database for this
+        transaction, so nothing read can change before ``add``. (PostgreSQL:
+        ``postgres_orders.py``.)"""
+        if lines is None:
+            wanted = {
+                row.product_id: row.quantity
+                for row in self._conn.execute(
+                    sa.select(_c.product_id, _c.quantity).where(_c.user_id == user_id)
+                )
+            }
+        else:
+            wanted = dict(lines)
+        if not wanted:
+            return Seen(wanted, [])
+        rows = self._conn.execute(
+            sa.select(*_STOCK)
+            .where(_p.id.in_(sorted(wanted)), _p.deleted_at.is_(None))
+            .order_by(_p.id)
+        )
+        return Seen(wanted, [StockRow(**row._mapping) for row in rows])
 
-    def return_stock(self, lines: Sequence[OrderItem]) -> None:
-        for line in sorted(lines, key=lambda item: item.product_id):
-            self._conn.execute(
-                sa.update(products)
-                .where(_p.id == line.product_id)
-                .values(stock_quantity=_p.stock_quantity + line.quantity, version=_p.version + 1)
-            )
-
-    def _add(self, new: NewOrder, items: Sequence[OrderItem], total: Decimal) -> Order:
+    def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
         order_id = self._conn.execute(
             sa.insert(orders)
             .values(
                 user_id=new.user_id,
                 status=OrderStatus.PENDING.value,
-                total_amount=total,
+                total_amount=draft.total,
                 currency=new.currency,
                 shipping_address=new.shipping_address,
                 created_at=new.now,
                 updated_at=new.now,
-                idempotency_key=new.idempotency_key,
-                request_fingerprint=new.fingerprint,
             )
             .returning(_o.id)
         ).scalar_one()
+        order = placed(order_id, new, draft)
+        for item in draft.items:  # ascending product id: the lock order
+            taken = self._conn.execute(
+                sa.update(products)
+                .where(_p.id == item.product_id, _p.stock_quantity >= item.quantity)
+                .values(stock_quantity=_p.stock_quantity - item.quantity, version=_p.version + 1)
+            )
+            if taken.rowcount != 1:  # pragma: no cover - the rows were locked and checked
+                raise RuntimeError(f"product {item.product_id} changed under its lock")
         self._conn.execute(
             sa.insert(order_items),
             [
@@ -126,19 +112,43 @@ class SqlOrderRepository:
                     "unit_price": item.unit_price,
                     "line_total": item.line_total,
                 }
-                for item in items
+                for item in draft.items
             ],
         )
-        return Order(
-            id=order_id,
-            status=OrderStatus.PENDING,
-            items=list(items),
-            total_amount=total,
-            currency=new.currency,
-            shipping_address=new.shipping_address,
-            created_at=new.now,
-            updated_at=new.now,
+        if new.lines is None:
+            SqlCartRepository(self._conn).clear(new.user_id)
+        if new.idempotency_key is not None and new.fingerprint is not None:
+            self._conn.execute(
+                sa.insert(idempotency_keys).values(
+                    user_id=new.user_id,
+                    key=new.idempotency_key,
+                    fingerprint=new.fingerprint,
+                    order_id=order_id,
+                    answer=answer_of(order),
+                    created_at=new.now,
+                )
+            )
+        return order
+
+    def purge_keys(self, before: datetime, limit: int) -> int:
+        oldest = (
+            sa.select(_k.user_id, _k.key)
+            .where(_k.created_at < before)
+            .order_by(_k.created_at)
+            .limit(limit)
         )
+        result = self._conn.execute(
+            sa.delete(idempotency_keys).where(sa.tuple_(_k.user_id, _k.key).in_(oldest))
+        )
+        return result.rowcount
+
+    def return_stock(self, lines: Sequence[OrderItem]) -> None:
+        for line in sorted(lines, key=lambda item: item.product_id):
+            self._conn.execute(
+                sa.update(products)
+                .where(_p.id == line.product_id)
+                .values(stock_quantity=_p.stock_quantity + line.quantity, version=_p.version + 1)
+            )
 
     def get(self, order_id: int, user_id: int | None) -> Order | None:
         stmt = sa.select(*_ORDER).where(_o.id == order_id)
@@ -166,25 +176,23 @@ class SqlOrderRepository:
         found = self._orders(stmt.order_by(_o.id.desc()).limit(limit))
         if not found:
             return []
-        _u = users.c
         who = {
-            row[0]: (row[1], Customer(*row[1:]))
+            row.order_id: customer(row)
             for row in self._conn.execute(
-                sa.select(_o.id, _u.id, _u.email, _u.first_name, _u.last_name)
+                sa.select(_o.id.label("order_id"), *_CUSTOMER)
                 .join_from(orders, users, _o.user_id == _u.id)
                 .where(_o.id.in_([order.id for order in found]))
             )
         }
-        return [(order, who[order.id][1]) for order in found]
+        return [(order, who[order.id]) for order in found]
 
     def customer_of(self, order_id: int) -> Customer | None:
-        _u = users.c
         row = self._conn.execute(
-            sa.select(_u.id, _u.email, _u.first_name, _u.last_name)
+            sa.select(*_CUSTOMER)
             .join_from(orders, users, _o.user_id == _u.id)
             .where(_o.id == order_id)
         ).first()
-        return None if row is None else Customer(*row)
+        return None if row is None else customer(row)
 
     def move(
         self,
@@ -208,14 +216,54 @@ class SqlOrderRepository:
         rows = self._conn.execute(stmt).all()
         if not rows:
             return []
-        lines: dict[int, list[OrderItem]] = {row[0]: [] for row in rows}
+        lines: dict[int, list[OrderItem]] = {row.id: [] for row in rows}
         for line in self._conn.execute(
             sa.select(*_ITEM).where(_i.order_id.in_(list(lines))).order_by(_i.order_id, _i.id)
         ):
-            lines[line[0]].append(OrderItem(*line[1:]))
+            lines[line.order_id].append(
+                OrderItem(
+                    product_id=line.product_id,
+                    sku=line.sku,
+                    name=line.name,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    line_total=line.line_total,
+                )
+            )
         return [
             Order(
-                row[0], OrderStatus(row[1]), lines[row[0]], row[2], row[3], row[4], row[5], row[6]
+                id=row.id,
+                status=OrderStatus(row.status),
+                items=lines[row.id],
+                total_amount=row.total_amount,
+                currency=row.currency,
+                shipping_address=row.shipping_address,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
             )
             for row in rows
         ]
+
+
+def customer(row: Any) -> Customer:
+    return Customer(id=row.id, email=row.email, first_name=row.first_name, last_name=row.last_name)
+
+
+def placed(order_id: int, new: NewOrder, draft: OrderDraft) -> Order:
+    """The order that ``add`` records."""
+    return Order(
+        id=order_id,
+        status=OrderStatus.PENDING,
+        items=list(draft.items),
+        total_amount=draft.total,
+        currency=new.currency,
+        shipping_address=new.shipping_address,
+        created_at=new.now,
+        updated_at=new.now,
+    )
+
+
+def answered(fingerprint: str, order_id: int, answer: str | None) -> Answered:
+    return Answered(
+        fingerprint, order_id, None if answer is None else order_from_answer(order_id, answer)
+    )

@@ -4,7 +4,7 @@ SQLAlchemy's execute machinery (execution context, result metadata, row objects)
 as much as the query itself on the catalog's hottest reads. On PostgreSQL the columns these
 reads return need no conversion (see ``types.py``), so there a :class:`CompiledRead` sends
 its SQL, compiled once by SQLAlchemy's own compiler, through the connection's psycopg
-cursor and returns plain tuples. Elsewhere (SQLite: integer cents, naive datetimes) it runs
+cursor and returns named tuples. Elsewhere (SQLite: integer cents, naive datetimes) it runs
 the statement the ordinary way. The transaction and the pool stay SQLAlchemy's.
 """
 
@@ -33,7 +33,10 @@ class CompiledRead:
         if conn.dialect.name != "postgresql":
             return conn.execute(self.statement, dict(params)).all()
         sql, defaults = self._sql(conn.dialect)
-        cursor = conn.connection.cursor()
+        from psycopg.rows import namedtuple_row  # here: psycopg is an optional extra
+
+        # Named tuples: entities are built by column name, whichever path read the row.
+        cursor = conn.connection.cursor(row_factory=namedtuple_row)
         try:
             cursor.execute(sql, {**defaults, **params})
             return cursor.fetchall()

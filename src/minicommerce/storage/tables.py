@@ -119,11 +119,6 @@ orders = sa.Table(
     sa.Column("shipping_address", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
-    # Idempotency-Key of the request that placed the order, and a hash of that request:
-    # kept as long as the order (so at least the 24 h promised), unique per user.
-    sa.Column("idempotency_key", sa.String(255), nullable=True),
-    sa.Column("request_fingerprint", sa.String(64), nullable=True),
-    sa.Index("uq_orders_user_id_idempotency_key", "user_id", "idempotency_key", unique=True),
 )
 
 order_items = sa.Table(
@@ -140,4 +135,18 @@ order_items = sa.Table(
     sa.Column("unit_price", Money(10), nullable=False),
     sa.Column("line_total", Money(12), nullable=False),
     sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+# Idempotency-Key of a request that placed an order, per user: a hash of that request and
+# the order as answered (JSON, ``models.answer_of``), for replays. Written with the order,
+# so a concurrent duplicate waits on the primary key; purged after the retention.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("order_id", Id, sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("answer", sa.Text(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
 )
