@@ -107,6 +107,13 @@ class Shop:
         return self._database
 
     @classmethod
+    def over(cls, database: Database, **options: Unpack[ShopOptions]) -> Self:
+        """A shop on an open :class:`~minicommerce.storage.engine.Database` (its schema up
+        to date); the shop disposes of it when closed."""
+        currency = options.get("currency", "USD")
+        return cls(uow=SqlUnitOfWorkFactory(database, currency), database=database, **options)
+
+    @classmethod
     def open(
         cls,
         url: str = "sqlite:///minicommerce.db",
@@ -137,8 +144,7 @@ class Shop:
                 raise ConfigurationError(
                     "The database schema is not up to date: run `minicommerce db upgrade`."
                 )
-            currency = options.get("currency", "USD")
-            return cls(uow=SqlUnitOfWorkFactory(database, currency), database=database, **options)
+            return cls.over(database, **options)
         except BaseException:
             database.dispose()
             raise

@@ -98,7 +98,7 @@ def test_migrations_are_exempt_from_the_statement_timeout(database_url: str) -> 
 
 def test_no_free_connection_within_the_pool_timeout_is_unavailable(database_url: str) -> None:
     database = open_database(database_url, pool_size=1, max_overflow=0, timeouts=SHORT)
-    shop = Shop(database, secret_key=SECRET, argon2=FAST_ARGON2)
+    shop = Shop.over(database, secret_key=SECRET, argon2=FAST_ARGON2)
     try:
         product_id = add(shop)
         # The only connection is taken.
@@ -116,7 +116,7 @@ def test_a_database_that_is_down_is_unavailable(tmp_path: Path) -> None:
         f"sqlite:///{tmp_path}/missing-directory/shop.db",  # cannot be opened
     ]
     for url in urls:
-        with Shop(open_database(url, timeouts=SHORT), secret_key=SECRET) as shop:
+        with Shop.over(open_database(url, timeouts=SHORT), secret_key=SECRET) as shop:
             with pytest.raises(ServiceUnavailable):
                 shop.catalog.get(1)
             with pytest.raises(ServiceUnavailable):

@@ -78,7 +78,7 @@ def test_a_locked_database_is_a_503_with_retry_after(impatient_shop: Shop) -> No
 def test_a_database_that_is_down_is_a_503_and_health_stays_200() -> None:
     require_service("postgres", "postgresql://127.0.0.1:5432", 5432)
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
-    with Shop(open_database(dead, timeouts=SHORT), secret_key=SECRET) as shop:
+    with Shop.over(open_database(dead, timeouts=SHORT), secret_key=SECRET) as shop:
         app = create_app(make_settings(), shop=shop, configure_logs=False)
         with TestClient(app) as client:
             assert_unavailable(client.get(PRODUCTS))

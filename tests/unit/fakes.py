@@ -41,6 +41,7 @@ class State:
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[int, dict[str, Any]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     login_failures: list[tuple[str, datetime]] = field(default_factory=list)
     cart_items: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -79,6 +80,7 @@ class MemoryUnitOfWork:
         self.products = MemoryProducts(self._state, currency)
         self.users = MemoryUsers(self._state)
         self.refresh_tokens = MemoryRefreshTokens(self._state)
+        self.sessions = MemorySessions(self._state)
         self.login_failures = MemoryLoginFailures(self._state)
         self.carts = MemoryCarts(self._state)
         self.orders = MemoryOrders(self._state)
@@ -272,6 +274,19 @@ class MemoryUsers:
                 return _user(row)
         return None
 
+    def get_in_session(self, user_id: int, session_id: str, started_after: datetime) -> User | None:
+        session = self._state.sessions.get(session_id)
+        row = self._state.users.get(user_id)
+        if (
+            row is None
+            or session is None
+            or session["user_id"] != user_id
+            or session["revoked_at"] is not None
+            or session["created_at"] <= started_after
+        ):
+            return None
+        return _user(row)
+
     def credentials(self, email: str) -> tuple[User, str] | None:
         for row in self._state.users.values():
             if row["email"] == email:
@@ -332,6 +347,7 @@ class MemoryRefreshTokens:
                     expires_at=row["expires_at"],
                     used_at=row["used_at"],
                     revoked_at=row["revoked_at"],
+                    session_started_at=self._state.sessions[row["family_id"]]["created_at"],
                 )
         return None
 
@@ -342,17 +358,6 @@ class MemoryRefreshTokens:
         row["used_at"] = now
         return True
 
-    def _revoke(self, now: datetime, **match: Any) -> None:
-        for row in self._rows.values():
-            if row["revoked_at"] is None and all(row[k] == v for k, v in match.items()):
-                row["revoked_at"] = now
-
-    def revoke_family(self, family_id: str, now: datetime) -> None:
-        self._revoke(now, family_id=family_id)
-
-    def revoke_user(self, user_id: int, now: datetime) -> None:
-        self._revoke(now, user_id=user_id)
-
     def delete_expired(self, before: datetime) -> int:
         gone = [i for i, row in self._rows.items() if row["expires_at"] < before]
         for token_id in gone:
@@ -360,9 +365,42 @@ class MemoryRefreshTokens:
         return len(gone)
 
 
+class MemorySessions:
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def start(self, *, session_id: str, user_id: int, now: datetime) -> None:
+        self._state.sessions[session_id] = {
+            "id": session_id,
+            "user_id": user_id,
+            "created_at": now,
+            "revoked_at": None,
+        }
+
+    def _end(self, now: datetime, sessions: list[dict[str, Any]]) -> None:
+        ended = set()
+        for session in sessions:
+            if session["revoked_at"] is None:
+                session["revoked_at"] = now
+            ended.add(session["id"])
+        for row in self._state.refresh_tokens.values():
+            if row["family_id"] in ended and row["revoked_at"] is None:
+                row["revoked_at"] = now
+
+    def end(self, session_id: str, now: datetime) -> None:
+        session = self._state.sessions.get(session_id)
+        self._end(now, [session] if session is not None else [])
+
+    def end_all(self, user_id: int, now: datetime) -> None:
+        self._end(now, [s for s in self._state.sessions.values() if s["user_id"] == user_id])
+
+
 class MemoryLoginFailures:
     def __init__(self, state: State) -> None:
         self._state = state
+
+    def lock(self, key: str) -> None:
+        """Writers already run one at a time here (``MemoryStore.writer``)."""
 
     def recent(self, key: str, since: datetime) -> list[datetime]:
         return [at for k, at in self._state.login_failures if k == key and at >= since]

@@ -171,7 +171,7 @@ class SqlRefreshTokenRepository:
                 _r.expires_at,
                 _r.used_at,
                 _r.revoked_at,
-                _s.created_at,
+                _s.created_at.label("session_started_at"),
             )
             .select_from(refresh_tokens.join(sessions, _s.id == _r.family_id))
             .where(_r.token_hash == token_hash)
@@ -185,6 +185,7 @@ class SqlRefreshTokenRepository:
             expires_at=row.expires_at,
             used_at=row.used_at,
             revoked_at=row.revoked_at,
+            session_started_at=row.session_started_at,
         )
 
     def use(self, token_id: int, now: datetime) -> bool:
