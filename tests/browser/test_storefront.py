@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -349,3 +350,162 @@ def test_first_load_weighs_under_100_kb(page: Page, path: str, viewport: str) ->
     assert "app.js" in sizes
     assert "style.css" in sizes
     assert total < 100_000
+
+
+ICON = (
+    Path(__file__).resolve().parents[2]
+    / "src/minicommerce_server/static/storefront/assets/icons/icon-192.png"
+).read_bytes()
+
+
+def test_product_images_are_responsive_and_lazy_with_a_placeholder_otherwise(
+    new_context: Callable[..., BrowserContext], live_server: LiveServer
+) -> None:
+    # The image API is another part of the work: its answers are written in here, in the
+    # shape of the contract, and the image files are served by the test.
+    page = new_context(service_workers="block").new_page()
+    image = {
+        "id": 1,
+        "alt": "A green mug on a rock",
+        "width": 800,
+        "height": 600,
+        "url": "/media/test/800.png",
+        "renditions": [
+            {"width": 400, "height": 300, "format": "webp", "url": "/media/test/400.webp"},
+            {"width": 400, "height": 300, "format": "png", "url": "/media/test/400.png"},
+            {"width": 800, "height": 600, "format": "png", "url": "/media/test/800.png"},
+        ],
+    }
+    fetched: list[str] = []
+
+    def with_images(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        items = body.get("items", [body])
+        items[0]["images"] = [image, {**image, "id": 2, "alt": "The mug from above"}]
+        route.fulfill(response=response, json=body)
+
+    def media(route: Any) -> None:
+        fetched.append(route.request.url)
+        route.fulfill(body=ICON, content_type="image/png")
+
+    page.route(re.compile(r".*/api/v1/products(\?.*|/\d+)$"), with_images)
+    page.route("**/media/**", media)
+    page.goto("/")
+    first = page.locator(".card").first
+    img = first.locator("picture img")
+    expect(img).to_have_attribute("alt", "A green mug on a rock")
+    expect(img).to_have_attribute("loading", "lazy")
+    expect(img).to_have_attribute("srcset", "/media/test/400.png 400w, /media/test/800.png 800w")
+    expect(first.locator("picture source")).to_have_attribute("srcset", "/media/test/400.webp 400w")
+    expect(page.locator(".card").nth(1).locator(".placeholder")).to_be_visible()
+    assert page.locator(".card").nth(1).locator("img").count() == 0
+    assert_accessible(page, "catalog with images")
+
+    first.locator("a").click()
+    gallery = page.locator(".gallery")
+    expect(gallery.locator("picture img").first).to_have_attribute("loading", "eager")
+    expect(gallery.locator(".thumbs img")).to_have_attribute("alt", "The mug from above")
+    assert page.evaluate("document.querySelector('.gallery img').naturalWidth") > 0
+    assert fetched
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "expected"),
+    [
+        (
+            429,
+            {"Retry-After": "7"},
+            {"code": "rate_limited", "retry_after": 7},
+            "Too many requests. Please wait 7 seconds and try again.",
+        ),
+        (
+            503,
+            {"Retry-After": "30"},
+            {"code": "service_unavailable"},
+            "The shop is unavailable right now. Please try again in 30 seconds.",
+        ),
+        (
+            500,
+            {},
+            {"code": "internal_error", "request_id": "abc123"},
+            "Something went wrong on our side (reference abc123). Please try again.",
+        ),
+        (None, {}, {}, "The shop cannot be reached right now."),
+    ],
+)
+def test_api_errors_become_human_messages(
+    new_context: Callable[..., BrowserContext],
+    live_server: LiveServer,
+    status: int | None,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    expected: str,
+    viewport: str,
+) -> None:
+    if viewport != "phone":
+        pytest.skip("messages do not depend on the viewport")
+    page = new_context(service_workers="block").new_page()
+
+    def answer(route: Any) -> None:
+        if status is None:
+            route.abort("connectionrefused")
+        else:
+            problem = {"type": "x", "title": "t", "status": status, "detail": "d", **body}
+            route.fulfill(
+                status=status,
+                headers=headers,
+                json=problem,
+                content_type="application/problem+json",
+            )
+
+    page.route("**/api/v1/products?*", answer)
+    page.goto("/")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text(expected)
+    assert "rate_limited" not in alert.inner_text()
+
+
+def test_keyboard_only_search_with_visible_focus(page: Page, viewport: str) -> None:
+    if viewport != "desktop":
+        pytest.skip("a keyboard is a desktop's")
+    page.goto("/")
+    expect(page.locator(".card").first).to_be_visible()
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Search products")).to_be_focused()
+    page.keyboard.type("socks")
+    page.keyboard.press("Enter")
+    say_heading(page, "Results for “socks”")
+    expect(page.get_by_role("heading", level=1)).to_be_focused()
+    expect(page.locator(".card")).to_have_count(1)
+
+
+def test_touch_targets_are_at_least_44_px_on_a_phone(
+    page: Page, live_server: LiveServer, viewport: str
+) -> None:
+    if viewport != "phone":
+        pytest.skip("touch targets are a phone's")
+    _, tokens = customer(live_server)
+    sign_in_with(page, tokens)
+    small: list[str] = []
+    for path in ["/", "/products/1", "/signin", "/orders"]:
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        small += page.evaluate(
+            """(path) => [...document.querySelectorAll(
+                "nav a, nav button, main button, main input, main select, summary, .card-link")]
+              .filter((el) => el.getClientRects().length && el.type !== "checkbox")
+              .map((el) => [el, el.getBoundingClientRect()])
+              .filter(([, r]) => r.width < 44 || r.height < 44)
+              .map(([el, r]) =>
+                `${path} ${el.tagName} ${el.textContent.trim()} ${r.width}x${r.height}`)
+            """,
+            path,
+        )
+    assert not small
