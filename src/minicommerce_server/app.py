@@ -19,6 +19,7 @@ from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
 from minicommerce_server.offload import Offload
 from minicommerce_server.openapi import render_plugins
+from minicommerce_server.pages import STATIC_DIR, content_security_policy, static_site
 from minicommerce_server.problems import EXCEPTION_HANDLERS
 from minicommerce_server.proxies import TrustedProxies
 from minicommerce_server.routes.admin_users import AdminUserController
@@ -108,8 +109,12 @@ def create_app(
         await check_json_body(request)
         return None
 
+    # The media origin may be a CDN (MINICOMMERCE_MEDIA_URL); until that setting exists,
+    # images come from this origin.
+    csp = content_security_policy(str(getattr(settings, "media_url", "/media/")))
+    storefront = static_site("/", STATIC_DIR / "storefront", csp=csp)
     app = Litestar(
-        route_handlers=[api, OperationsController],
+        route_handlers=[api, OperationsController, storefront],
         # A layer that sets its own before_request replaces this one: call
         # bodies.check_body there on a route that takes a JSON body.
         before_request=before_request,
