@@ -20,9 +20,12 @@ from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
 from minicommerce_server.routes.cart import CartController
 from minicommerce_server.routes.catalog import ProductController
+from minicommerce_server.routes.images import MULTIPART_OVERHEAD, ProductImageController
 from minicommerce_server.routes.me import MeController
+from minicommerce_server.routes.media import media_file
 from minicommerce_server.routes.operations import OperationsController
 from minicommerce_server.routes.orders import AdminOrderController, OrderController
+from minicommerce_server.routes.stats import AdminStatsController
 from minicommerce_server.security import provide_staff, provide_user
 from minicommerce_server.services import Backends
 from minicommerce_server.settings import ServerSettings
@@ -64,8 +67,16 @@ def create_app(
             CartController,
             OrderController,
             AdminOrderController,
+            AdminStatsController,
             AdminUserController,
         ],
+    )
+    # Uploads alone may be as large as the media setting allows; every other body keeps
+    # the small limit.
+    uploads = Router(
+        path=API_PREFIX,
+        route_handlers=[ProductImageController],
+        request_max_body_size=settings.media_max_bytes + MULTIPART_OVERHEAD,
     )
     cors = (
         CORSConfig(
@@ -84,7 +95,7 @@ def create_app(
         "staff_user": Provide(provide_staff, sync_to_thread=False),
     }
     app = Litestar(
-        route_handlers=[api, OperationsController],
+        route_handlers=[api, uploads, OperationsController, media_file],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
