@@ -138,10 +138,11 @@ def _process(data: bytes, max_pixels: int, widths: tuple[int, ...]) -> Processed
             width, height = image.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise InvalidImage(f"has more than {max_pixels} pixels")
-            # EXIF orientations 5 to 8 turn the image a quarter: width and height swap.
-            turned = image.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
-            display_size = (height, width) if turned else (width, height)
             try:
+                # EXIF orientations 5 to 8 turn the image a quarter: width and height swap.
+                # (Reading a PNG's EXIF decodes it, hence inside this try.)
+                turned = image.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
+                display_size = (height, width) if turned else (width, height)
                 pixels = _decode(image, max(widths))
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                 raise InvalidImage("has too many pixels") from exc
