@@ -354,3 +354,18 @@ def test_demo_data_without_a_media_directory_has_no_images() -> None:
     with Shop.open("sqlite://", secret_key=SECRET, argon2=FAST_ARGON2) as shop:
         assert load_demo_data(shop) > 0
         assert all(p.images == [] for p in shop.catalog.list().items)
+
+
+def test_an_icc_profile_is_applied_and_dropped(media_shop: Shop, media_dir: Path) -> None:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tagged = encode(opened(photo(400, 300)), "JPEG", icc_profile=profile)
+    assert opened(tagged).info.get("icc_profile")
+    image = media_shop.catalog.add_image(product(media_shop).id, tagged)
+    for rendition in image.renditions:
+        stored = opened(path_of(media_dir, rendition.url).read_bytes())
+        assert "icc_profile" not in stored.info
+        red = stored.convert("RGB").getpixel((10, 10))
+        assert isinstance(red, tuple)
+        assert red[0] > 150
