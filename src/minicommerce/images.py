@@ -139,11 +139,12 @@ def _process(data: bytes, max_pixels: int, widths: tuple[int, ...]) -> Processed
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise InvalidImage(f"has more than {max_pixels} pixels")
             try:
-                # EXIF orientations 5 to 8 turn the image a quarter: width and height swap.
                 # (Reading a PNG's EXIF decodes it, hence inside this try.)
-                turned = image.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
+                orientation = image.getexif().get(_ORIENTATION, 1)
+                # Orientations 5 to 8 turn the image a quarter: width and height swap.
+                turned = orientation in (5, 6, 7, 8)
                 display_size = (height, width) if turned else (width, height)
-                pixels = _decode(image, max(widths))
+                pixels = _decode(image, orientation, max(widths))
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                 raise InvalidImage("has too many pixels") from exc
             except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
@@ -152,26 +153,43 @@ def _process(data: bytes, max_pixels: int, widths: tuple[int, ...]) -> Processed
     return ProcessedImage(*display_size, source_format, content_hash, renditions)
 
 
-def _decode(image: PILImage.Image, largest: int) -> PILImage.Image:
-    """The pixels, upright, in RGB or RGBA (alpha only when some pixel uses it), sRGB."""
-    from PIL import Image, ImageOps
+def _decode(image: PILImage.Image, orientation: object, largest: int) -> PILImage.Image:
+    """The pixels, upright, in RGB or RGBA (alpha only when some pixel uses it), sRGB, and
+    no larger than the largest rendition needs."""
+    from PIL import Image
 
-    # JPEG can decode at 1/2, 1/4 or 1/8 scale: no larger than the largest rendition needs
-    # (whichever way the EXIF orientation turns it), which saves most of the memory and time.
+    # JPEG can decode at 1/2, 1/4 or 1/8 scale; other formats are reduced right after
+    # decoding. Either way both sides stay at least ``largest`` (whichever way the
+    # orientation turns the image), and every copy below is of the smaller image.
     image.draft(None, (largest, largest))
     image.load()
-    upright = ImageOps.exif_transpose(image) or image
     icc = image.info.get("icc_profile")
-    has_alpha = upright.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        "transparency" in upright.info
-    )
-    converted = upright.convert("RGBA" if has_alpha else "RGB")
+    pixels: PILImage.Image = image
+    factor = min(pixels.width // largest, pixels.height // largest)
+    if factor >= 2:
+        pixels = pixels.reduce(factor)
+    # What makes each EXIF orientation upright (as PIL.ImageOps.exif_transpose does, which
+    # cannot be used here: the reduced copy has no EXIF left).
+    turn = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }.get(orientation if isinstance(orientation, int) else 1)
+    if turn is not None:
+        pixels = pixels.transpose(turn)
+    has_alpha = pixels.mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in image.info)
+    converted = pixels.convert("RGBA" if has_alpha else "RGB")
     if icc:
         converted = _to_srgb(converted, icc)
     if has_alpha:
         low, _high = converted.getchannel("A").getextrema()
         if isinstance(low, int) and low == 255:  # an alpha channel that hides nothing
             converted = converted.convert("RGB")
+    # A new image from the pixels alone: nothing of the upload's metadata comes along.
     clean = Image.new(converted.mode, converted.size)
     clean.paste(converted)
     return clean

@@ -369,3 +369,25 @@ def test_an_icc_profile_is_applied_and_dropped(media_shop: Shop, media_dir: Path
         red = stored.convert("RGB").getpixel((10, 10))
         assert isinstance(red, tuple)
         assert red[0] > 150
+
+
+def test_a_large_png_is_reduced_before_it_is_turned(media_shop: Shop, media_dir: Path) -> None:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 8  # turned the other way: the red left half ends up at the bottom
+    data = encode(opened(photo(2800, 2600, "PNG")), "PNG", exif=exif.tobytes())
+    image = media_shop.catalog.add_image(product(media_shop).id, data)
+    assert (image.width, image.height) == (2600, 2800)
+    assert [(r.width, r.height) for r in image.renditions][::2] == [
+        (320, 345),
+        (640, 689),
+        (1280, 1378),
+    ]
+    largest = opened(path_of(media_dir, image.url).read_bytes()).convert("RGB")
+    top = largest.getpixel((640, 100))
+    bottom = largest.getpixel((640, 1278))
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    assert top[2] > 150  # blue
+    assert bottom[0] > 150  # red
