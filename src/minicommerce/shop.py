@@ -13,11 +13,12 @@ from minicommerce.accounts.passwords import Argon2Parameters, PasswordHasher
 from minicommerce.accounts.service import AccountService
 from minicommerce.accounts.tokens import AccessTokenCodec
 from minicommerce.carts.service import CartService
-from minicommerce.catalog.service import CatalogService
+from minicommerce.catalog.service import CatalogService, ImageLimits
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
+from minicommerce.media import DirectoryMediaStorage, MediaStorage, UnconfiguredMediaStorage
 from minicommerce.orders.service import DEFAULT_KEY_TTL, OrderService
-from minicommerce.settings import Settings
+from minicommerce.settings import Settings, default_media_dir
 from minicommerce.storage.availability import database_unavailable, is_unavailable
 from minicommerce.storage.engine import Database, Timeouts, open_database
 from minicommerce.storage.migrate import current_revision, head_revision, upgrade
@@ -40,6 +41,9 @@ class ShopOptions(TypedDict, total=False):
     clock: Clock
     idempotency_key_ttl: int
     idempotency_purge_every: int
+    media: MediaStorage | None
+    image_limits: ImageLimits | None
+    low_stock_threshold: int
 
 
 class Shop:
@@ -68,9 +72,13 @@ class Shop:
         clock: Clock = utcnow,
         idempotency_key_ttl: int = DEFAULT_KEY_TTL,
         idempotency_purge_every: int = 1000,
+        media: MediaStorage | None = None,
+        image_limits: ImageLimits | None = None,
+        low_stock_threshold: int = 5,
     ) -> None:
         self._database = database
         self.currency = currency
+        self.media: MediaStorage = media or UnconfiguredMediaStorage()
         hasher = PasswordHasher(argon2)
         tokens = AccessTokenCodec(
             secret_key or secrets.token_hex(32),
@@ -79,7 +87,7 @@ class Shop:
             audience=audience,
             clock=clock,
         )
-        self.catalog = CatalogService(uow, clock)
+        self.catalog = CatalogService(uow, clock, media=self.media, image_limits=image_limits)
         self.carts = CartService(uow, currency, clock)
         self.orders = OrderService(
             uow,
@@ -87,6 +95,7 @@ class Shop:
             clock,
             key_ttl=idempotency_key_ttl,
             purge_every=idempotency_purge_every,
+            low_stock_threshold=low_stock_threshold,
         )
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
@@ -133,7 +142,13 @@ class Shop:
         ``timeouts`` bound every wait on the database (see
         :class:`~minicommerce.storage.engine.Timeouts`); ``sqlite_synchronous="normal"``
         trades the durability of the last commits on power loss for faster SQLite writes.
+        Without ``media``, product images go to ``media`` beside a SQLite database file;
+        elsewhere uploads raise :class:`~minicommerce.errors.MediaNotConfigured`.
         """
+        if options.get("media") is None:
+            directory = default_media_dir(url)
+            if directory is not None:
+                options["media"] = DirectoryMediaStorage(directory)
         database = open_database(
             url, pool_size=pool_size, timeouts=timeouts, sqlite_synchronous=sqlite_synchronous
         )
@@ -174,6 +189,9 @@ class Shop:
             ),
             throttle=LoginThrottle(settings.login_max_failures, settings.login_failure_window),
             idempotency_key_ttl=settings.idempotency_key_ttl,
+            media=_media(settings),
+            image_limits=ImageLimits(settings.media_max_bytes, settings.media_max_pixels),
+            low_stock_threshold=settings.low_stock_threshold,
         )
 
     def migrate(self) -> None:
@@ -208,3 +226,10 @@ class Shop:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _media(settings: Settings) -> MediaStorage:
+    directory = settings.resolve_media_dir()
+    if directory is None:
+        return UnconfiguredMediaStorage(settings.media_url)
+    return DirectoryMediaStorage(directory, settings.media_url)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
         UserRepository,
     )
     from minicommerce.carts.repository import CartRepository
-    from minicommerce.catalog.repository import ProductRepository
+    from minicommerce.catalog.repository import ProductImageRepository, ProductRepository
     from minicommerce.orders.repository import OrderRepository
 
 
@@ -22,6 +22,9 @@ class UnitOfWork(Protocol):
 
     @property
     def products(self) -> ProductRepository: ...
+
+    @property
+    def product_images(self) -> ProductImageRepository: ...
 
     @property
     def users(self) -> UserRepository: ...

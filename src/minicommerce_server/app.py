@@ -26,9 +26,12 @@ from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
 from minicommerce_server.routes.cart import CartController
 from minicommerce_server.routes.catalog import ProductController
+from minicommerce_server.routes.images import MULTIPART_OVERHEAD, ProductImageController
 from minicommerce_server.routes.me import MeController
+from minicommerce_server.routes.media import media_file
 from minicommerce_server.routes.operations import OperationsController
 from minicommerce_server.routes.orders import AdminOrderController, OrderController
+from minicommerce_server.routes.stats import AdminStatsController
 from minicommerce_server.security import provide_user
 from minicommerce_server.services import Backends
 from minicommerce_server.settings import ServerSettings
@@ -77,8 +80,16 @@ def create_app(
             CartController,
             OrderController,
             AdminOrderController,
+            AdminStatsController,
             AdminUserController,
         ],
+    )
+    # Uploads alone may be as large as the media setting allows; every other body keeps
+    # the small limit.
+    uploads = Router(
+        path=API_PREFIX,
+        route_handlers=[ProductImageController],
+        request_max_body_size=settings.media_max_bytes + MULTIPART_OVERHEAD,
     )
     cors = (
         CORSConfig(
@@ -114,7 +125,7 @@ def create_app(
     csp = content_security_policy(str(getattr(settings, "media_url", "/media/")))
     storefront = static_site("/", STATIC_DIR / "storefront", csp=csp)
     app = Litestar(
-        route_handlers=[api, OperationsController, storefront],
+        route_handlers=[api, uploads, OperationsController, media_file, storefront],
         # A layer that sets its own before_request replaces this one: call
         # bodies.check_body there on a route that takes a JSON body.
         before_request=before_request,

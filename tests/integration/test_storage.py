@@ -31,7 +31,14 @@ def test_required_indexes(shop: Shop) -> None:
     inspector = sa.inspect(shop.database.reader)
     indexes = {
         (table, tuple(ix["column_names"]), bool(ix["unique"]))
-        for table in ("users", "products", "orders", "order_items", "idempotency_keys")
+        for table in (
+            "users",
+            "products",
+            "orders",
+            "order_items",
+            "idempotency_keys",
+            "product_images",
+        )
         for ix in inspector.get_indexes(table)
     }
     assert ("users", ("email",), True) in indexes
@@ -43,6 +50,10 @@ def test_required_indexes(shop: Shop) -> None:
     assert ("order_items", ("order_id",), False) in indexes
     assert ("order_items", ("product_id",), False) in indexes
     assert ("idempotency_keys", ("created_at",), False) in indexes
+    assert ("orders", ("created_at",), False) in indexes
+    assert ("products", ("stock_quantity", "id"), False) in indexes
+    assert ("product_images", ("product_id", "position"), False) in indexes
+    assert ("product_images", ("content_hash",), False) in indexes
 
 
 def test_upgrade_is_idempotent(shop: Shop) -> None:

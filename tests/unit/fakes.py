@@ -13,14 +13,22 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
 from minicommerce.accounts.models import RefreshTokenRecord, User
 from minicommerce.carts.models import StoredLine
-from minicommerce.catalog.models import NewProduct, Product, ProductQuery, ProductSort
+from minicommerce.catalog.models import (
+    LowStockProduct,
+    NewProduct,
+    Product,
+    ProductQuery,
+    ProductSort,
+)
+from minicommerce.catalog.repository import NewImage, StoredImage
 from minicommerce.errors import EmailTaken, SkuTaken
 from minicommerce.orders.models import (
     Customer,
@@ -31,7 +39,7 @@ from minicommerce.orders.models import (
     order_from_answer,
 )
 from minicommerce.orders.placement import OrderDraft, StockRow
-from minicommerce.orders.repository import Answered, NewOrder, Seen
+from minicommerce.orders.repository import Answered, DailyTotal, NewOrder, Seen
 
 
 @dataclass
@@ -42,6 +50,7 @@ class State:
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[int, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    product_images: dict[int, StoredImage] = field(default_factory=dict)
     login_failures: list[tuple[str, datetime]] = field(default_factory=list)
     cart_items: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -78,6 +87,7 @@ class MemoryUnitOfWork:
             self._state = self._store.state  # reads see what is committed
         currency = self._store.currency
         self.products = MemoryProducts(self._state, currency)
+        self.product_images = MemoryProductImages(self._state)
         self.users = MemoryUsers(self._state)
         self.refresh_tokens = MemoryRefreshTokens(self._state)
         self.sessions = MemorySessions(self._state)
@@ -208,6 +218,72 @@ class MemoryProducts:
 
     def count(self) -> int:
         return sum(1 for row in self._state.products.values() if _live(row))
+
+    def low_stock(self, threshold: int, limit: int) -> list[LowStockProduct]:
+        rows = sorted(
+            (r for r in self._state.products.values() if _live(r)),
+            key=lambda r: (r["stock_quantity"], r["id"]),
+        )
+        return [
+            LowStockProduct(
+                id=r["id"], sku=r["sku"], name=r["name"], stock_quantity=r["stock_quantity"]
+            )
+            for r in rows
+            if r["stock_quantity"] <= threshold
+        ][:limit]
+
+
+class MemoryProductImages:
+    """Images in dense positions per product, like ``storage/images.py``."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def _of(self, product_id: int) -> list[StoredImage]:
+        images = self._state.product_images.values()
+        return sorted((i for i in images if i.product_id == product_id), key=lambda i: i.position)
+
+    def for_products(self, product_ids: Sequence[int]) -> dict[int, list[StoredImage]]:
+        return {p: found for p in product_ids if (found := self._of(p))}
+
+    def get(self, product_id: int, image_id: int) -> StoredImage | None:
+        image = self._state.product_images.get(image_id)
+        return image if image is not None and image.product_id == product_id else None
+
+    def add(self, product_id: int, image: NewImage, now: datetime) -> StoredImage:
+        stored = StoredImage(
+            id=self._state.next_id("product_images"),
+            product_id=product_id,
+            position=len(self._of(product_id)),
+            alt=image.alt,
+            width=image.width,
+            height=image.height,
+            content_hash=image.content_hash,
+            format=image.format,
+            renditions=image.renditions,
+        )
+        self._state.product_images[stored.id] = stored
+        return stored
+
+    def set_alt(self, image_id: int, alt: str) -> None:
+        image = self._state.product_images[image_id]
+        self._state.product_images[image_id] = replace(image, alt=alt)
+
+    def _renumber(self, ordered: list[StoredImage]) -> None:
+        for position, image in enumerate(ordered):
+            self._state.product_images[image.id] = replace(image, position=position)
+
+    def move(self, image: StoredImage, position: int) -> None:
+        ordered = [i for i in self._of(image.product_id) if i.id != image.id]
+        ordered.insert(min(position, len(ordered)), image)
+        self._renumber(ordered)
+
+    def remove(self, image: StoredImage) -> None:
+        del self._state.product_images[image.id]
+        self._renumber(self._of(image.product_id))
+
+    def hash_in_use(self, content_hash: str) -> bool:
+        return any(i.content_hash == content_hash for i in self._state.product_images.values())
 
 
 _SORT_KEYS: dict[ProductSort, Any] = {
@@ -463,6 +539,15 @@ class MemoryCarts:
 class MemoryOrders:
     def __init__(self, state: State) -> None:
         self._state = state
+
+    def daily_totals(self, start: datetime, end: datetime) -> list[DailyTotal]:
+        totals: dict[tuple[Any, OrderStatus], tuple[int, Decimal]] = {}
+        for row in self._state.orders.values():
+            if start <= row["created_at"] < end:
+                key = (row["created_at"].date(), OrderStatus(row["status"]))
+                count, total = totals.get(key, (0, Decimal("0.00")))
+                totals[key] = (count + 1, total + row["total_amount"])
+        return [DailyTotal(day, status, n, total) for (day, status), (n, total) in totals.items()]
 
     def answered(self, user_id: int, key: str) -> Answered | None:
         row = self._state.idempotency_keys.get((user_id, key))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
@@ -59,6 +60,14 @@ class KeyTaken:
     first (this one waited for it). Look its answer up."""
 
 
+@dataclass(frozen=True, slots=True)
+class DailyTotal:
+    day: date
+    status: OrderStatus
+    orders: int
+    total: Decimal
+
+
 class OrderRepository(Protocol):
     """Placement: :meth:`answered` (with a key), :meth:`read`, then :meth:`add` with the
     draft that ``orders.placement`` made of what was read. Nothing here decides what an
@@ -108,6 +117,11 @@ class OrderRepository(Protocol):
         ...
 
     def customer_of(self, order_id: int) -> Customer | None: ...
+
+    def daily_totals(self, start: datetime, end: datetime) -> list[DailyTotal]:
+        """Orders created in ``[start, end)`` grouped by UTC day and status, in one
+        query over the ``created_at`` index."""
+        ...
 
     def move(
         self,

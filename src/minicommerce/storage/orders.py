@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from minicommerce.orders.models import (
     order_from_answer,
 )
 from minicommerce.orders.placement import OrderDraft, StockRow
-from minicommerce.orders.repository import Answered, KeyTaken, NewOrder, Seen, Stale
+from minicommerce.orders.repository import Answered, DailyTotal, KeyTaken, NewOrder, Seen, Stale
 from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.tables import (
     cart_items,
@@ -44,6 +44,32 @@ _ITEM = (_i.order_id, _i.product_id, _i.sku, _i.name, _i.quantity, _i.unit_price
 class SqlOrderRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+
+    def daily_totals(self, start: datetime, end: datetime) -> list[DailyTotal]:
+        if self._conn.dialect.name == "postgresql":
+            day: Any = sa.cast(_o.created_at, sa.Date)  # sessions run in UTC (engine.py)
+        else:
+            day = sa.func.substr(_o.created_at, 1, 10)  # stored as naive UTC 'YYYY-MM-DD ...'
+        day = day.label("day")
+        stmt = (
+            sa.select(
+                day,
+                _o.status,
+                sa.func.count().label("orders"),
+                sa.func.sum(_o.total_amount).label("total"),
+            )
+            .where(_o.created_at >= start, _o.created_at < end)
+            .group_by(day, _o.status)
+        )
+        return [
+            DailyTotal(
+                row.day if isinstance(row.day, date) else date.fromisoformat(row.day),
+                OrderStatus(row.status),
+                int(row.orders),
+                row.total,
+            )
+            for row in self._conn.execute(stmt)
+        ]
 
     def answered(self, user_id: int, key: str) -> Answered | None:
         row = self._conn.execute(
