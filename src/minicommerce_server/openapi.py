@@ -31,6 +31,7 @@ from litestar.openapi.plugins import (
 
 from minicommerce.commands import Command, Part
 from minicommerce.pagination import MAX_CURSOR_LENGTH
+from minicommerce.text import TEXT_PATTERN
 from minicommerce_server.problems import (
     GENERIC_CODES,
     PROBLEM_MEDIA_TYPE,
@@ -66,8 +67,11 @@ IDEMPOTENCY_KEY = {
     # Visible ASCII; a header value never starts or ends with a space.
     "pattern": r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
 }
+# A search term: one line of text, no control characters (minicommerce.text.Text).
+SEARCH = {"type": "string", "maxLength": 200, "pattern": TEXT_PATTERN}
 PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("query", "cursor"): CURSOR,
+    ("query", "q"): SEARCH,
     ("header", "If-Match"): IF_MATCH,
     ("header", "Idempotency-Key"): IDEMPOTENCY_KEY,
 }

@@ -14,7 +14,7 @@ from minicommerce import NewProduct, ProductChanges, ServiceUnavailable, Setting
 from minicommerce.storage.engine import Timeouts, open_database
 from minicommerce.storage.migrate import migration_transaction
 from minicommerce.storage.unit_of_work import SqlUnitOfWork
-from tests.conftest import FAST_ARGON2, SECRET, require_service
+from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres, require_service
 from tests.test_serve import free_port
 
 SHORT = Timeouts(connect=2, statement=0.3, pool=0.3, sqlite_busy=0.3)
@@ -70,10 +70,10 @@ def test_a_locked_sqlite_database_is_unavailable_after_the_busy_timeout(
         shop.catalog.update(product_id, ProductChanges(stock_quantity=2))
 
 
-def test_a_statement_over_the_timeout_is_unavailable(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the statement timeout is PostgreSQL's")
-    with Shop.open(database_url, secret_key=SECRET, migrate=False, timeouts=SHORT) as shop:
+def test_a_statement_over_the_timeout_is_unavailable(postgres_database_url: str) -> None:
+    # The statement timeout is PostgreSQL's.
+    _truncate_postgres(postgres_database_url)
+    with Shop.open(postgres_database_url, secret_key=SECRET, migrate=False, timeouts=SHORT) as shop:
         product_id = add(shop)
         with shop.database.writer.connect() as holder, holder.begin():
             holder.execute(sa.text("SELECT 1 FROM products WHERE id = :id FOR UPDATE"), {"id": 1})
@@ -83,10 +83,9 @@ def test_a_statement_over_the_timeout_is_unavailable(database_url: str) -> None:
         assert shop.catalog.get(product_id).version == 2
 
 
-def test_migrations_are_exempt_from_the_statement_timeout(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the statement timeout is PostgreSQL's")
-    database = open_database(database_url, timeouts=SHORT)
+def test_migrations_are_exempt_from_the_statement_timeout(postgres_database_url: str) -> None:
+    # The statement timeout is PostgreSQL's.
+    database = open_database(postgres_database_url, timeouts=SHORT)
     try:
         with pytest.raises(sa.exc.OperationalError), database.writer.begin() as conn:
             conn.execute(sa.text("SELECT pg_sleep(0.6)"))
