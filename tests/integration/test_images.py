@@ -312,13 +312,10 @@ def test_a_failed_insert_leaves_no_files(
 
 
 def test_without_media_storage_uploads_are_refused(database_url: str) -> None:
+    from minicommerce.storage.engine import open_database
     from tests.conftest import FAST_ARGON2, SECRET
 
-    with Shop(
-        Shop.open(database_url, migrate=False, secret_key=SECRET).database,
-        secret_key=SECRET,
-        argon2=FAST_ARGON2,
-    ) as shop:
+    with Shop.over(open_database(database_url), secret_key=SECRET, argon2=FAST_ARGON2) as shop:
         p = product(shop)
         with pytest.raises(MediaNotConfigured) as caught:
             shop.catalog.add_image(p.id, photo(300, 200))

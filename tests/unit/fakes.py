@@ -10,6 +10,7 @@ archived products are invisible; a duplicate SKU or email raises like storage do
 
 from __future__ import annotations
 
+import builtins
 import copy
 import threading
 from collections.abc import Collection, Mapping, Sequence
@@ -219,7 +220,7 @@ class MemoryProducts:
     def count(self) -> int:
         return sum(1 for row in self._state.products.values() if _live(row))
 
-    def low_stock(self, threshold: int, limit: int) -> list[LowStockProduct]:
+    def low_stock(self, threshold: int, limit: int) -> builtins.list[LowStockProduct]:
         rows = sorted(
             (r for r in self._state.products.values() if _live(r)),
             key=lambda r: (r["stock_quantity"], r["id"]),

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody
 
-from minicommerce import ImageChanges, ProductImage, Shop, User
+from minicommerce import ImageChanges, ProductImage, Shop
 from minicommerce_server.problems import problems
 from minicommerce_server.security import staff_only
 

@@ -8,7 +8,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from minicommerce import Shop, ShopStats, User
+from minicommerce import Shop, ShopStats
 from minicommerce.orders.models import MAX_LOW_STOCK, MAX_STATS_DAYS
 from minicommerce_server.problems import problems
 from minicommerce_server.security import staff_only
