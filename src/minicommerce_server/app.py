@@ -15,6 +15,7 @@ import minicommerce
 from minicommerce import Shop
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
+from minicommerce_server.pages import STATIC_DIR, content_security_policy, static_site
 from minicommerce_server.problems import EXCEPTION_HANDLERS
 from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
@@ -83,8 +84,12 @@ def create_app(
         "current_user": Provide(provide_user, sync_to_thread=True),
         "staff_user": Provide(provide_staff, sync_to_thread=False),
     }
+    # The media origin may be a CDN (MINICOMMERCE_MEDIA_URL); until that setting exists,
+    # images come from this origin.
+    csp = content_security_policy(str(getattr(settings, "media_url", "/media/")))
+    dashboard = static_site("/admin", STATIC_DIR / "admin", csp=csp)
     app = Litestar(
-        route_handlers=[api, OperationsController],
+        route_handlers=[api, OperationsController, dashboard],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
