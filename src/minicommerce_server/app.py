@@ -87,9 +87,10 @@ def create_app(
     # The media origin may be a CDN (MINICOMMERCE_MEDIA_URL); until that setting exists,
     # images come from this origin.
     csp = content_security_policy(str(getattr(settings, "media_url", "/media/")))
+    storefront = static_site("/", STATIC_DIR / "storefront", csp=csp)
     dashboard = static_site("/admin", STATIC_DIR / "admin", csp=csp)
     app = Litestar(
-        route_handlers=[api, OperationsController, dashboard],
+        route_handlers=[api, OperationsController, dashboard, storefront],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
