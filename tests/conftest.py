@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from minicommerce import Argon2Parameters, Shop
+from minicommerce import Argon2Parameters, DirectoryMediaStorage, Shop
 from minicommerce.storage.engine import open_database
 from minicommerce.storage.migrate import upgrade
 from minicommerce.storage.tables import metadata
@@ -122,6 +122,24 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.fixture
 def shop(database_url: str) -> Iterator[Shop]:
     with Shop.open(database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False) as shop:
+        yield shop
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path) -> Path:
+    return tmp_path / "media-files"
+
+
+@pytest.fixture
+def media_shop(database_url: str, media_dir: Path) -> Iterator[Shop]:
+    """A shop on each backend that stores product images in ``media_dir``."""
+    with Shop.open(
+        database_url,
+        secret_key=SECRET,
+        argon2=FAST_ARGON2,
+        migrate=False,
+        media=DirectoryMediaStorage(media_dir),
+    ) as shop:
         yield shop
 
 

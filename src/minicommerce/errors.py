@@ -8,7 +8,10 @@ catch by class and clients can branch on the code::
     ├── NotFound                    not_found
     ├── ValidationError             validation_error      (.errors: field, message)
     │   ├── EmptyCartError          empty_cart
-    │   └── IdempotencyKeyReused    idempotency_key_reused
+    │   ├── IdempotencyKeyReused    idempotency_key_reused
+    │   └── InvalidImage            invalid_image         (corrupt, truncated, too many pixels)
+    ├── UnsupportedMediaType        unsupported_media_type (not a JPEG, PNG or WebP)
+    ├── PayloadTooLarge             payload_too_large     (.limit bytes)
     ├── Conflict                    conflict
     │   ├── EmailTaken              email_taken
     │   ├── SkuTaken                sku_taken
@@ -23,6 +26,8 @@ catch by class and clients can branch on the code::
     ├── RateLimited                 rate_limited          (.retry_after seconds)
     ├── ServiceUnavailable          service_unavailable   (a database or Redis is down)
     └── ConfigurationError          configuration_error   (raised at start-up, never per request)
+        └── MediaNotConfigured      media_not_configured  (also a ServiceUnavailable: no media
+                                                           directory, so no uploads)
 
 The core knows nothing of HTTP: the server holds the single table from class to status.
 Foreign errors (database drivers, pydantic) are translated at the boundary and re-raised
@@ -280,4 +285,52 @@ class IdempotencyKeyReused(ValidationError):
     def __init__(self) -> None:
         super().__init__(
             [FieldError("Idempotency-Key", "was already used for a different request")]
+        )
+
+
+class InvalidImage(ValidationError):
+    """Uploaded bytes that claim to be an image of a supported type but cannot be used:
+    corrupt, truncated, or more pixels than allowed (a decompression bomb)."""
+
+    code = "invalid_image"
+    title = "Invalid image"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__([FieldError("file", reason)])
+
+
+class UnsupportedMediaType(CommerceError):
+    """Uploaded bytes that are not an image of a supported type (whatever their name says)."""
+
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+    def __init__(self, accepted: str = "JPEG, PNG or WebP") -> None:
+        super().__init__(f"The file is not a {accepted} image.")
+
+
+class PayloadTooLarge(CommerceError):
+    """An upload above the configured size limit."""
+
+    code = "payload_too_large"
+    title = "Payload too large"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"The file is larger than the limit of {limit} bytes.")
+
+
+class MediaNotConfigured(ConfigurationError, ServiceUnavailable):
+    """Storing images needs a media directory (or another media storage), and none is set.
+
+    A :class:`ConfigurationError` to a script; to an HTTP client the service is unavailable
+    (the rest of the shop works)."""
+
+    code = "media_not_configured"
+    title = "Media storage not configured"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Product images need a media storage: set MINICOMMERCE_MEDIA_DIR "
+            "(the default, `media` beside a SQLite database, does not apply here)."
         )

@@ -42,12 +42,24 @@ class Settings(BaseSettings):
     argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = 4
     login_max_failures: Annotated[int, Field(ge=1)] = 10
     login_failure_window: Annotated[int, Field(ge=1)] = 900
+    media_dir: Path | None = None
+    media_url: Annotated[str, Field(min_length=1)] = "/media/"
+    media_max_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 10 * 1024 * 1024
+    media_max_pixels: Annotated[int, Field(ge=1, le=1_000_000_000)] = 40_000_000
+    low_stock_threshold: Annotated[int, Field(ge=0, le=100_000)] = 5
 
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         normalise_url(value)
         return value
+
+    @field_validator("media_url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        if not value.startswith(("/", "https://", "http://")):
+            raise ValueError("must start with / or be an http(s):// URL")
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("secret_key")
     @classmethod
@@ -76,6 +88,13 @@ class Settings(BaseSettings):
         if url.get_backend_name() != "sqlite" or is_memory_sqlite(url) or not url.database:
             return None
         return Path(url.database + ".secret")
+
+    def resolve_media_dir(self) -> Path | None:
+        """Where product images are stored: configured, or ``media`` beside a SQLite
+        database file; ``None`` otherwise (uploads then raise ``MediaNotConfigured``)."""
+        if self.media_dir is not None:
+            return self.media_dir
+        return default_media_dir(self.database_url)
 
     def resolve_secret(self) -> str:
         """The token-signing secret: configured, or generated once beside a SQLite database."""
@@ -107,3 +126,11 @@ class Settings(BaseSettings):
             path,
         )
         return secret
+
+
+def default_media_dir(database_url: str) -> Path | None:
+    """``media`` beside a SQLite database file; ``None`` for any other database."""
+    url = normalise_url(database_url)
+    if url.get_backend_name() != "sqlite" or is_memory_sqlite(url) or not url.database:
+        return None
+    return Path(url.database).parent / "media"

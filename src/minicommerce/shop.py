@@ -13,11 +13,12 @@ from minicommerce.accounts.passwords import Argon2Parameters, PasswordHasher
 from minicommerce.accounts.service import AccountService
 from minicommerce.accounts.tokens import AccessTokenCodec
 from minicommerce.carts.service import CartService
-from minicommerce.catalog.service import CatalogService
+from minicommerce.catalog.service import CatalogService, ImageLimits
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
+from minicommerce.media import DirectoryMediaStorage, MediaStorage, UnconfiguredMediaStorage
 from minicommerce.orders.service import OrderService
-from minicommerce.settings import Settings
+from minicommerce.settings import Settings, default_media_dir
 from minicommerce.storage.engine import Database, open_database
 from minicommerce.storage.migrate import current_revision, head_revision, upgrade
 from minicommerce.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -35,6 +36,9 @@ class ShopOptions(TypedDict, total=False):
     argon2: Argon2Parameters | None
     throttle: LoginThrottle | None
     clock: Clock
+    media: MediaStorage | None
+    image_limits: ImageLimits | None
+    low_stock_threshold: int
 
 
 class Shop:
@@ -57,9 +61,13 @@ class Shop:
         argon2: Argon2Parameters | None = None,
         throttle: LoginThrottle | None = None,
         clock: Clock = utcnow,
+        media: MediaStorage | None = None,
+        image_limits: ImageLimits | None = None,
+        low_stock_threshold: int = 5,
     ) -> None:
         self.database = database
         self.currency = currency
+        self.media: MediaStorage = media or UnconfiguredMediaStorage()
         uow = SqlUnitOfWorkFactory(database, currency)
         hasher = PasswordHasher(argon2)
         tokens = AccessTokenCodec(
@@ -68,9 +76,9 @@ class Shop:
             issuer=issuer,
             audience=audience,
         )
-        self.catalog = CatalogService(uow, clock)
+        self.catalog = CatalogService(uow, clock, media=self.media, image_limits=image_limits)
         self.carts = CartService(uow, currency, clock)
-        self.orders = OrderService(uow, currency, clock)
+        self.orders = OrderService(uow, currency, clock, low_stock_threshold=low_stock_threshold)
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
             uow, hasher, tokens, refresh_ttl=refresh_token_ttl, throttle=throttle, clock=clock
@@ -91,7 +99,13 @@ class Shop:
         at every start, from several processes at once. Without it, an out-of-date schema
         raises :class:`~minicommerce.errors.ConfigurationError`. Without ``secret_key``,
         access tokens are signed with a random secret that lives as long as the shop.
+        Without ``media``, product images go to ``media`` beside a SQLite database file;
+        elsewhere uploads raise :class:`~minicommerce.errors.MediaNotConfigured`.
         """
+        if options.get("media") is None:
+            directory = default_media_dir(url)
+            if directory is not None:
+                options["media"] = DirectoryMediaStorage(directory)
         database = open_database(url, pool_size=pool_size)
         try:
             if migrate:
@@ -125,6 +139,9 @@ class Shop:
                 parallelism=settings.argon2_parallelism,
             ),
             throttle=LoginThrottle(settings.login_max_failures, settings.login_failure_window),
+            media=_media(settings),
+            image_limits=ImageLimits(settings.media_max_bytes, settings.media_max_pixels),
+            low_stock_threshold=settings.low_stock_threshold,
         )
 
     def migrate(self) -> None:
@@ -149,3 +166,10 @@ class Shop:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _media(settings: Settings) -> MediaStorage:
+    directory = settings.resolve_media_dir()
+    if directory is None:
+        return UnconfiguredMediaStorage(settings.media_url)
+    return DirectoryMediaStorage(directory, settings.media_url)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
         UserRepository,
     )
     from minicommerce.carts.repository import CartRepository
-    from minicommerce.catalog.repository import ProductRepository
+    from minicommerce.catalog.repository import ProductImageRepository, ProductRepository
     from minicommerce.orders.repository import OrderRepository
 
 
@@ -21,6 +21,9 @@ class UnitOfWork(Protocol):
 
     @property
     def products(self) -> ProductRepository: ...
+
+    @property
+    def product_images(self) -> ProductImageRepository: ...
 
     @property
     def users(self) -> UserRepository: ...

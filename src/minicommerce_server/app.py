@@ -21,9 +21,12 @@ from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
 from minicommerce_server.routes.cart import CartController
 from minicommerce_server.routes.catalog import ProductController
+from minicommerce_server.routes.images import MULTIPART_OVERHEAD, ProductImageController
 from minicommerce_server.routes.me import MeController
+from minicommerce_server.routes.media import media_file
 from minicommerce_server.routes.operations import OperationsController
 from minicommerce_server.routes.orders import AdminOrderController, OrderController
+from minicommerce_server.routes.stats import AdminStatsController
 from minicommerce_server.security import provide_staff, provide_user
 from minicommerce_server.services import Backends
 from minicommerce_server.settings import ServerSettings
@@ -65,8 +68,16 @@ def create_app(
             CartController,
             OrderController,
             AdminOrderController,
+            AdminStatsController,
             AdminUserController,
         ],
+    )
+    # Uploads alone may be as large as the media setting allows; every other body keeps
+    # the small limit.
+    uploads = Router(
+        path=API_PREFIX,
+        route_handlers=[ProductImageController],
+        request_max_body_size=settings.media_max_bytes + MULTIPART_OVERHEAD,
     )
     cors = (
         CORSConfig(
@@ -84,13 +95,12 @@ def create_app(
         "current_user": Provide(provide_user, sync_to_thread=True),
         "staff_user": Provide(provide_staff, sync_to_thread=False),
     }
-    # The media origin may be a CDN (MINICOMMERCE_MEDIA_URL); until that setting exists,
-    # images come from this origin.
-    csp = content_security_policy(str(getattr(settings, "media_url", "/media/")))
+    # Product images may come from a CDN (MINICOMMERCE_MEDIA_URL): the pages allow its origin.
+    csp = content_security_policy(settings.media_url)
     storefront = static_site("/", STATIC_DIR / "storefront", csp=csp)
     dashboard = static_site("/admin", STATIC_DIR / "admin", csp=csp)
     app = Litestar(
-        route_handlers=[api, OperationsController, dashboard, storefront],
+        route_handlers=[api, uploads, OperationsController, media_file, dashboard, storefront],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,

@@ -23,13 +23,15 @@ TYPE_PREFIX = "urn:minicommerce:problem:"
 STATUS_FOR: tuple[tuple[type[e.CommerceError], int], ...] = (
     (e.NotFound, 404),
     (e.ValidationError, 422),
+    (e.UnsupportedMediaType, 415),
+    (e.PayloadTooLarge, 413),
     (e.PreconditionFailed, 412),
     (e.Conflict, 409),
     (e.AuthenticationError, 401),
     (e.PermissionDenied, 403),
     (e.RateLimited, 429),
     (e.ServiceUnavailable, 503),
-    (e.ConfigurationError, 500),
+    (e.ConfigurationError, 500),  # MediaNotConfigured is a ServiceUnavailable too: 503
 )
 
 _HTTP_CODES = {

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from minicommerce import (
+    DirectoryMediaStorage,
     NewProduct,
     NotFound,
     PreconditionFailed,
@@ -174,10 +176,18 @@ def test_filters(shop: Shop, catalog: list[Product]) -> None:
     assert ordered == ["date", "Apple", "banana"]
 
 
-def test_list_is_one_query_per_page(
-    shop: Shop, catalog: list[Product], monkeypatch: pytest.MonkeyPatch
+def test_list_is_two_queries_per_page_with_the_images_of_the_whole_page(
+    shop: Shop, catalog: list[Product], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import sqlalchemy as sa
+
+    from tests.images import photo
+
+    shop.catalog.media = DirectoryMediaStorage(tmp_path / "media")
+    by_price = sorted(catalog, key=lambda p: (p.price, p.id), reverse=True)
+    for p in by_price[:5]:  # on both pages
+        shop.catalog.add_image(p.id, photo(200 + p.id, 100), f"image of {p.name}")
+        shop.catalog.add_image(p.id, photo(100, 100 + p.id), "second")
 
     statements: list[str] = []
 
@@ -198,6 +208,13 @@ def test_list_is_one_query_per_page(
     else:
         sa.event.listen(shop.database.reader, "before_cursor_execute", count)
     page = shop.catalog.list(ProductQuery(limit=3, sort=ProductSort.PRICE_DESC))
-    shop.catalog.list(ProductQuery(limit=3, sort=ProductSort.PRICE_DESC, cursor=page.next_cursor))
-    assert len(statements) == 2
-    assert all("FROM products" in s for s in statements)
+    following = shop.catalog.list(
+        ProductQuery(limit=3, sort=ProductSort.PRICE_DESC, cursor=page.next_cursor)
+    )
+    assert len(statements) == 4
+    assert ["FROM products" in s for s in statements] == [True, False, True, False]
+    assert ["FROM product_images" in s for s in statements] == [False, True, False, True]
+    with_images = {p.id for p in by_price[:5]}
+    for item in page.items + following.items:
+        expected = [f"image of {item.name}", "second"] if item.id in with_images else []
+        assert [i.alt for i in item.images] == expected

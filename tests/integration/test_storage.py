@@ -31,7 +31,7 @@ def test_required_indexes(shop: Shop) -> None:
     inspector = sa.inspect(shop.database.reader)
     indexes = {
         (table, tuple(ix["column_names"]), bool(ix["unique"]))
-        for table in ("users", "products", "orders", "order_items")
+        for table in ("users", "products", "orders", "order_items", "product_images")
         for ix in inspector.get_indexes(table)
     }
     assert ("users", ("email",), True) in indexes
@@ -42,6 +42,10 @@ def test_required_indexes(shop: Shop) -> None:
     assert ("orders", ("status",), False) in indexes
     assert ("order_items", ("order_id",), False) in indexes
     assert ("order_items", ("product_id",), False) in indexes
+    assert ("orders", ("created_at",), False) in indexes
+    assert ("products", ("stock_quantity", "id"), False) in indexes
+    assert ("product_images", ("product_id", "position"), False) in indexes
+    assert ("product_images", ("content_hash",), False) in indexes
 
 
 def test_upgrade_is_idempotent(shop: Shop) -> None:
@@ -152,6 +156,7 @@ def test_rows_map_onto_entities_field_by_field() -> None:
 
     product_columns = [c.name for c in catalog._COLUMNS]
     product_columns.insert(5, "currency")  # from the store settings, not the row
+    product_columns.append("images")  # from product_images, one query per page
     assert product_columns == [f.name for f in fields(Product)]
     assert [c.name for c in accounts._USER] == [f.name for f in fields(User)]
 

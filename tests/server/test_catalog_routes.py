@@ -30,6 +30,7 @@ PRODUCT_FIELDS = {
     "currency",
     "stock_quantity",
     "in_stock",
+    "images",
     "created_at",
     "updated_at",
 }
@@ -48,6 +49,7 @@ def assert_product(body: dict[str, Any]) -> None:
     assert body["currency"] == "USD"
     assert isinstance(body["stock_quantity"], int)
     assert body["in_stock"] is (body["stock_quantity"] > 0)
+    assert isinstance(body["images"], list)
     assert_timestamp(body["created_at"])
     assert_timestamp(body["updated_at"])
 

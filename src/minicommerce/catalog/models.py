@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -46,6 +46,54 @@ class Product:
     version: int
     in_stock: bool
     """Whether any stock is left: ``stock_quantity > 0`` (kept as a field so it is serialised)."""
+    images: list[ProductImage] = field(default_factory=list)
+    """In display order; the first is the main image."""
+
+
+@dataclass(slots=True)
+class Rendition:
+    """One stored file of an image: a size in one format (``webp``, ``jpg`` or ``png``)."""
+
+    width: int
+    height: int
+    format: str
+    url: str
+
+
+@dataclass(slots=True)
+class ProductImage:
+    """An image of a product. ``width`` and ``height`` are the upload's, upright; ``url`` is
+    the largest rendition in the format every client reads (JPEG, or PNG with transparency);
+    ``renditions`` are every stored size and format, smallest first, WebP before its
+    fallback."""
+
+    id: int
+    alt: str
+    width: int
+    height: int
+    url: str
+    renditions: list[Rendition]
+
+
+@dataclass(slots=True)
+class LowStockProduct:
+    """A live product running out, for the staff overview."""
+
+    id: int
+    sku: str | None
+    name: str
+    stock_quantity: int
+
+
+AltText = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class ImageChanges(Changes):
+    """A change to an image: its alt text, its place in the product's list (0 is the main
+    image; the others shift to make room, and a position past the end means last)."""
+
+    alt: AltText | None = None
+    position: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)] | None = None
 
 
 class NewProduct(Command):

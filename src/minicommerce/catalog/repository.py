@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from minicommerce.catalog.models import NewProduct, Product, ProductQuery
+from minicommerce.catalog.models import LowStockProduct, NewProduct, Product, ProductQuery
 
 
 class ProductRepository(Protocol):
@@ -39,4 +41,73 @@ class ProductRepository(Protocol):
 
     def count(self) -> int:
         """How many live products there are."""
+        ...
+
+    def low_stock(self, threshold: int, limit: int) -> builtins.list[LowStockProduct]:
+        """Live products with at most ``threshold`` in stock, lowest stock first, then by
+        id: one query over the index of live products by stock."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRendition:
+    width: int
+    height: int
+    format: str
+    name: str
+    """The file's name in the media storage."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    """An image row: what the service turns into a :class:`ProductImage`."""
+
+    id: int
+    product_id: int
+    position: int
+    alt: str
+    width: int
+    height: int
+    content_hash: str
+    format: str
+    renditions: tuple[StoredRendition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    alt: str
+    width: int
+    height: int
+    content_hash: str
+    format: str
+    renditions: tuple[StoredRendition, ...]
+
+
+class ProductImageRepository(Protocol):
+    """Images of products, in dense positions 0..n-1 per product. Callers serialise changes
+    to one product's images (they change the product's row first, which locks it)."""
+
+    def for_products(self, product_ids: Sequence[int]) -> dict[int, list[StoredImage]]:
+        """The images of each product, in order, in one query; products without images
+        are absent."""
+        ...
+
+    def get(self, product_id: int, image_id: int) -> StoredImage | None: ...
+
+    def add(self, product_id: int, image: NewImage, now: datetime) -> StoredImage:
+        """Append an image after the product's others."""
+        ...
+
+    def set_alt(self, image_id: int, alt: str) -> None: ...
+
+    def move(self, image: StoredImage, position: int) -> None:
+        """Put ``image`` at ``position`` (clamped to the last), shifting the ones between."""
+        ...
+
+    def remove(self, image: StoredImage) -> None:
+        """Delete ``image`` and close the gap it leaves."""
+        ...
+
+    def hash_in_use(self, content_hash: str) -> bool:
+        """Whether any image row uses files made from ``content_hash``."""
         ...

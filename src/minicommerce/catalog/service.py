@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from minicommerce.catalog.models import (
+    AltText,
+    ImageChanges,
     NewProduct,
     Product,
     ProductChanges,
+    ProductImage,
     ProductQuery,
     ProductSort,
+    Rendition,
 )
+from minicommerce.catalog.repository import NewImage, StoredImage, StoredRendition
 from minicommerce.clock import Clock, utcnow
-from minicommerce.errors import NotFound, PreconditionFailed, ValidationError
+from minicommerce.commands import Command
+from minicommerce.errors import MediaNotConfigured, NotFound, PreconditionFailed, ValidationError
 from minicommerce.ids import is_valid_id
+from minicommerce.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, process_image
+from minicommerce.media import MediaStorage, UnconfiguredMediaStorage
 from minicommerce.money import parse_amount
 from minicommerce.pagination import Page, decode_cursor, encode_cursor
-from minicommerce.uow import UnitOfWorkFactory
+from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
 
 _RESOURCE = "Product"
+_IMAGE = "Image"
+log = logging.getLogger("minicommerce.catalog")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLimits:
+    """What an upload may be: at most ``max_bytes`` long and ``max_pixels`` in area."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+class _Alt(Command):
+    alt: AltText = ""
 
 
 class CatalogService:
@@ -29,9 +53,18 @@ class CatalogService:
     change to a product that moved on since raises :class:`PreconditionFailed`.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock = utcnow,
+        *,
+        media: MediaStorage | None = None,
+        image_limits: ImageLimits | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self.media: MediaStorage = media or UnconfiguredMediaStorage()
+        self.image_limits = image_limits or ImageLimits()
 
     def create(self, new: NewProduct) -> Product:
         with self._uow(write=True) as uow:
@@ -44,8 +77,9 @@ class CatalogService:
             raise NotFound(_RESOURCE, product_id)
         with self._uow(write=False) as uow:
             product = uow.products.get(product_id)
-        if product is None:
-            raise NotFound(_RESOURCE, product_id)
+            if product is None:
+                raise NotFound(_RESOURCE, product_id)
+            self._attach_images(uow, [product])
         return product
 
     def update(
@@ -59,10 +93,13 @@ class CatalogService:
         values = changes.changes()
         with self._uow(write=True) as uow:
             if not values:
-                return self._current(uow.products.get(product_id), product_id, if_match)
+                current = self._current(uow.products.get(product_id), product_id, if_match)
+                self._attach_images(uow, [current])
+                return current
             updated = uow.products.update(product_id, values, self._clock(), if_match)
             if updated is None:
                 raise self._mismatch(uow.products.get(product_id), product_id)
+            self._attach_images(uow, [updated])
             uow.commit()
         return updated
 
@@ -76,12 +113,14 @@ class CatalogService:
             uow.commit()
 
     def list(self, query: ProductQuery | None = None) -> Page[Product]:
-        """One page of live products; one query, keyset-paginated."""
+        """One page of live products, keyset-paginated: one query, and one more for the
+        images of the whole page when it is not empty."""
         query = query or ProductQuery()
         after = self._decode(query.cursor, query.sort) if query.cursor else None
         with self._uow(write=False) as uow:
             rows = uow.products.list(query, after, query.limit + 1)
-        items = rows[: query.limit]
+            items = rows[: query.limit]
+            self._attach_images(uow, items)
         more = len(rows) > query.limit
         cursor = encode_cursor(query.sort.value, _sort_key(items[-1], query.sort)) if more else None
         return Page(items=items, next_cursor=cursor)
@@ -89,6 +128,132 @@ class CatalogService:
     def count(self) -> int:
         with self._uow(write=False) as uow:
             return uow.products.count()
+
+    # --- images ------------------------------------------------------------------------
+
+    def add_image(self, product_id: int, data: bytes, alt: str = "") -> ProductImage:
+        """Check an uploaded image, store its renditions and append it to the product's
+        images (a new product version).
+
+        Raises :class:`~minicommerce.errors.PayloadTooLarge`,
+        :class:`~minicommerce.errors.UnsupportedMediaType` or
+        :class:`~minicommerce.errors.InvalidImage` for bytes it refuses (see
+        ``minicommerce.images``), :class:`~minicommerce.errors.MediaNotConfigured` without
+        a media storage.
+        """
+        checked_alt = _Alt(alt=alt).alt
+        if isinstance(self.media, UnconfiguredMediaStorage):
+            raise MediaNotConfigured()
+        self.get(product_id)  # a missing product costs no image processing
+        processed = process_image(
+            data,
+            max_bytes=self.image_limits.max_bytes,
+            max_pixels=self.image_limits.max_pixels,
+        )
+        new = NewImage(
+            alt=checked_alt,
+            width=processed.width,
+            height=processed.height,
+            content_hash=processed.content_hash,
+            format=processed.source_format,
+            renditions=tuple(
+                StoredRendition(r.width, r.height, r.format, r.name) for r in processed.renditions
+            ),
+        )
+        try:
+            # Files first, then the row: a row never points at files that are not there.
+            for rendition in processed.renditions:
+                self.media.put(rendition.name, rendition.data, rendition.content_type)
+            with self._uow(write=True) as uow:
+                self._touch(uow, product_id)
+                stored = uow.product_images.add(product_id, new, self._clock())
+                uow.commit()
+        except BaseException:
+            self._forget_files(new.content_hash, new.renditions)
+            raise
+        return self._image(stored)
+
+    def update_image(self, product_id: int, image_id: int, changes: ImageChanges) -> ProductImage:
+        """Change an image's alt text or move it (the others shift; positions stay
+        0..n-1); a new product version when anything changes."""
+        values = changes.changes()
+        with self._uow(write=True) as uow:
+            if values:
+                self._touch(uow, product_id)
+            image = self._image_of(uow, product_id, image_id)
+            if "alt" in values:
+                uow.product_images.set_alt(image.id, values["alt"])
+            if "position" in values:
+                uow.product_images.move(image, values["position"])
+            if values:
+                image = self._image_of(uow, product_id, image_id)
+                uow.commit()
+        return self._image(image)
+
+    def remove_image(self, product_id: int, image_id: int) -> None:
+        """Remove an image from its product (a new product version). Its files go too,
+        unless another image was made from the same upload. Orders never refer to images."""
+        with self._uow(write=True) as uow:
+            self._touch(uow, product_id)
+            image = self._image_of(uow, product_id, image_id)
+            uow.product_images.remove(image)
+            in_use = uow.product_images.hash_in_use(image.content_hash)
+            uow.commit()
+        if not in_use:
+            self._delete_files(image.renditions)
+
+    def _touch(self, uow: UnitOfWork, product_id: int) -> Product:
+        """A new version of a live product; also takes its row lock, which serialises
+        changes to its images."""
+        if not is_valid_id(product_id):
+            raise NotFound(_RESOURCE, product_id)
+        product = uow.products.update(product_id, {}, self._clock())
+        if product is None:
+            raise NotFound(_RESOURCE, product_id)
+        return product
+
+    @staticmethod
+    def _image_of(uow: UnitOfWork, product_id: int, image_id: int) -> StoredImage:
+        image = uow.product_images.get(product_id, image_id) if is_valid_id(image_id) else None
+        if image is None:
+            raise NotFound(_IMAGE, image_id)
+        return image
+
+    def _forget_files(self, content_hash: str, renditions: Sequence[StoredRendition]) -> None:
+        """Remove the files of an upload that was not recorded, unless a row uses them."""
+        try:
+            with self._uow(write=False) as uow:
+                in_use = uow.product_images.hash_in_use(content_hash)
+        except Exception:  # the database is away: leave the files rather than guess
+            log.warning("could not check whether image %s is in use", content_hash)
+            return
+        if not in_use:
+            self._delete_files(renditions)
+
+    def _delete_files(self, renditions: Sequence[StoredRendition]) -> None:
+        for rendition in renditions:
+            try:
+                self.media.delete(rendition.name)
+            except Exception:  # the row is gone already: a stray file is only space
+                log.warning("could not delete media file %s", rendition.name, exc_info=True)
+
+    def _attach_images(self, uow: UnitOfWork, products: Sequence[Product]) -> None:
+        if not products:
+            return
+        stored = uow.product_images.for_products([p.id for p in products])
+        if not stored:
+            return
+        for product in products:
+            product.images = [self._image(image) for image in stored.get(product.id, ())]
+
+    def _image(self, image: StoredImage) -> ProductImage:
+        url = self.media.url
+        renditions = [Rendition(r.width, r.height, r.format, url(r.name)) for r in image.renditions]
+        main = next(
+            (r for r in reversed(renditions) if r.format != "webp"),
+            renditions[-1],
+        )
+        return ProductImage(image.id, image.alt, image.width, image.height, main.url, renditions)
 
     @staticmethod
     def _current(

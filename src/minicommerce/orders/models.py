@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import Field, StrictInt, StringConstraints
 
 from minicommerce.carts.models import MAX_LINE_QUANTITY
+from minicommerce.catalog.models import LowStockProduct
 from minicommerce.commands import Command, Part
 
 MAX_ORDER_LINES = 100
@@ -117,3 +119,32 @@ class StatusChange(Command):
     """Staff move an order along ``pending -> paid -> shipped -> delivered`` or cancel it."""
 
     status: OrderStatus
+
+
+MAX_STATS_DAYS = 90
+MAX_LOW_STOCK = 100_000
+LOW_STOCK_LIMIT = 50
+
+
+@dataclass(slots=True)
+class DaySales:
+    """One UTC calendar day: orders placed that day that are not cancelled, and the exact
+    sum of their totals."""
+
+    date: dt.date
+    orders: int
+    revenue: Decimal
+
+
+@dataclass(slots=True)
+class ShopStats:
+    """The staff overview: sales per day over the last ``len(days)`` days (today last),
+    the orders of that window by current status, and live products low on stock."""
+
+    currency: str
+    days: list[DaySales]
+    by_status: dict[str, int]
+    low_stock: list[LowStockProduct]
+    """Live products with ``stock_quantity <= low_stock_threshold``, lowest first, then by
+    id; at most 50."""
+    low_stock_threshold: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -49,6 +49,14 @@ class Refused:
 Placement = Order | KeyTaken | Refused
 
 
+@dataclass(frozen=True, slots=True)
+class DailyTotal:
+    day: date
+    status: OrderStatus
+    orders: int
+    total: Decimal
+
+
 class OrderRepository(Protocol):
     def place(self, new: NewOrder) -> Placement:
         """Record ``new`` if the user has not used its idempotency key, every product is
@@ -72,6 +80,11 @@ class OrderRepository(Protocol):
         ...
 
     def customer_of(self, order_id: int) -> Customer | None: ...
+
+    def daily_totals(self, start: datetime, end: datetime) -> list[DailyTotal]:
+        """Orders created in ``[start, end)`` grouped by UTC day and status, in one
+        query over the ``created_at`` index."""
+        ...
 
     def move(
         self,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import (
     EmptyCartError,
@@ -12,14 +15,20 @@ from minicommerce.errors import (
     ValidationError,
 )
 from minicommerce.ids import is_valid_id
+from minicommerce.money import CENT
 from minicommerce.orders.models import (
+    LOW_STOCK_LIMIT,
+    MAX_LOW_STOCK,
     MAX_ORDER_TOTAL,
+    MAX_STATS_DAYS,
     TRANSITIONS,
     AdminOrder,
     Customer,
+    DaySales,
     Order,
     OrderStatus,
     PlaceOrder,
+    ShopStats,
     StatusChange,
 )
 from minicommerce.orders.repository import KeyTaken, NewOrder
@@ -41,10 +50,18 @@ class OrderService:
     back.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, currency: str, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        currency: str,
+        clock: Clock = utcnow,
+        *,
+        low_stock_threshold: int = 5,
+    ) -> None:
         self._uow = uow
         self._currency = currency
         self._clock = clock
+        self.low_stock_threshold = low_stock_threshold
 
     def place(
         self, user_id: int, request: PlaceOrder, idempotency_key: str | None = None
@@ -119,6 +136,42 @@ class OrderService:
             rows = uow.orders.list_all(status, user_id, after, limit + 1)
         orders = [_admin(order, customer) for order, customer in rows]
         return page_by_id(orders, limit, "admin-orders", lambda order: order.id)
+
+    def stats(self, days: int = 30, low_stock: int | None = None) -> ShopStats:
+        """The staff overview: per UTC day of the last ``days`` days (today included,
+        oldest first, every day present) the orders placed that are not cancelled and the
+        exact sum of their totals; the window's orders by current status; and the live
+        products with at most ``low_stock`` in stock (default: the shop's threshold).
+        Two indexed queries."""
+        if not 1 <= days <= MAX_STATS_DAYS:
+            raise ValidationError.single("days", f"must be between 1 and {MAX_STATS_DAYS}")
+        threshold = self.low_stock_threshold if low_stock is None else low_stock
+        if not 0 <= threshold <= MAX_LOW_STOCK:
+            raise ValidationError.single("low_stock", f"must be between 0 and {MAX_LOW_STOCK}")
+        today = self._clock().astimezone(UTC).date()
+        first = today - timedelta(days=days - 1)
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        end = datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
+        with self._uow(write=False) as uow:
+            totals = uow.orders.daily_totals(start, end)
+            short = uow.products.low_stock(threshold, LOW_STOCK_LIMIT)
+        zero = Decimal("0.00")
+        sales = {first + timedelta(days=n): DaySales(first + timedelta(days=n), 0, zero)
+                 for n in range(days)}  # fmt: skip
+        by_status = dict.fromkeys((status.value for status in OrderStatus), 0)
+        for total in totals:
+            by_status[total.status.value] += total.orders
+            day = sales.get(total.day)
+            if day is not None and total.status is not OrderStatus.CANCELLED:
+                day.orders += total.orders
+                day.revenue = (day.revenue + (total.total or zero)).quantize(CENT)
+        return ShopStats(
+            currency=self._currency,
+            days=list(sales.values()),
+            by_status=by_status,
+            low_stock=short,
+            low_stock_threshold=threshold,
+        )
 
     def admin_get(self, order_id: int) -> AdminOrder:
         with self._uow(write=False) as uow:

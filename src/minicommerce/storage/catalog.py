@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
@@ -9,7 +10,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from minicommerce.catalog.models import NewProduct, Product, ProductQuery, ProductSort
+from minicommerce.catalog.models import (
+    LowStockProduct,
+    NewProduct,
+    Product,
+    ProductQuery,
+    ProductSort,
+)
 from minicommerce.errors import SkuTaken
 from minicommerce.storage.reads import CompiledRead, contains_pattern
 from minicommerce.storage.tables import products
@@ -127,6 +134,16 @@ class SqlProductRepository:
     def count(self) -> int:
         stmt = sa.select(sa.func.count()).select_from(products).where(_LIVE)
         return int(self._conn.execute(stmt).scalar_one())
+
+    def low_stock(self, threshold: int, limit: int) -> builtins.list[LowStockProduct]:
+        # Matches ix_products_live_stock_quantity: (stock_quantity, id) WHERE live.
+        stmt = (
+            sa.select(_p.id, _p.sku, _p.name, _p.stock_quantity)
+            .where(_LIVE, _p.stock_quantity <= threshold)
+            .order_by(_p.stock_quantity, _p.id)
+            .limit(limit)
+        )
+        return [LowStockProduct(*row) for row in self._conn.execute(stmt)]
 
 
 @functools.cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from minicommerce.errors import ShortItem
 from minicommerce.orders.models import MAX_ORDER_TOTAL, Customer, Order, OrderItem, OrderStatus
-from minicommerce.orders.repository import KeyTaken, NewOrder, Placement, Refused
+from minicommerce.orders.repository import DailyTotal, KeyTaken, NewOrder, Placement, Refused
 from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.tables import order_items, orders, products, users
 
@@ -26,6 +26,27 @@ _ITEM = (_i.order_id, _i.product_id, _i.sku, _i.name, _i.quantity, _i.unit_price
 class SqlOrderRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+
+    def daily_totals(self, start: datetime, end: datetime) -> list[DailyTotal]:
+        if self._conn.dialect.name == "postgresql":
+            day: Any = sa.cast(_o.created_at, sa.Date)  # sessions run in UTC (engine.py)
+        else:
+            day = sa.func.substr(_o.created_at, 1, 10)  # stored as naive UTC 'YYYY-MM-DD ...'
+        day = day.label("day")
+        stmt = (
+            sa.select(day, _o.status, sa.func.count(), sa.func.sum(_o.total_amount))
+            .where(_o.created_at >= start, _o.created_at < end)
+            .group_by(day, _o.status)
+        )
+        return [
+            DailyTotal(
+                row[0] if isinstance(row[0], date) else date.fromisoformat(row[0]),
+                OrderStatus(row[1]),
+                int(row[2]),
+                row[3],
+            )
+            for row in self._conn.execute(stmt)
+        ]
 
     def place(self, new: NewOrder) -> Placement:
         """Step by step, one statement at a time. Correct where write transactions run one

@@ -42,6 +42,35 @@ products = sa.Table(
     sa.Index("ix_products_live_price", "price", "id", sqlite_where=_live, postgresql_where=_live),
     sa.Index("ix_products_live_name", "name", "id", sqlite_where=_live, postgresql_where=_live),
     sa.Index("ix_products_live_id", "id", sqlite_where=_live, postgresql_where=_live),
+    # The staff overview lists live products low on stock, lowest first.
+    sa.Index(
+        "ix_products_live_stock_quantity",
+        "stock_quantity",
+        "id",
+        sqlite_where=_live,
+        postgresql_where=_live,
+    ),
+)
+
+product_images = sa.Table(
+    "product_images",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("product_id", Id, sa.ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    # Dense 0..n-1 per product, 0 the main image. Not unique: a reorder shifts several rows
+    # in one statement, and the product row's lock serialises changes to one product.
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("alt", sa.String(1000), nullable=False, server_default=""),
+    sa.Column("width", sa.Integer(), nullable=False),
+    sa.Column("height", sa.Integer(), nullable=False),
+    # SHA-256 of the uploaded bytes: the files are named after it, and are removed only when
+    # no image row uses it any more.
+    sa.Column("content_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("format", sa.String(8), nullable=False),
+    # [{width, height, format, name}], smallest first: the stored files.
+    sa.Column("renditions", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_product_images_product_id", "product_id", "position"),
 )
 
 users = sa.Table(
@@ -103,7 +132,8 @@ orders = sa.Table(
     sa.Column("total_amount", Money(12), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("shipping_address", sa.JSON(), nullable=False),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
+    # The staff overview counts orders by day over a window of creation times.
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     # Idempotency-Key of the request that placed the order, and a hash of that request:
     # kept as long as the order (so at least the 24 h promised), unique per user.

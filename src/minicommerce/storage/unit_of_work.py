@@ -14,6 +14,7 @@ from minicommerce.storage.accounts import (
 from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.catalog import SqlProductRepository
 from minicommerce.storage.engine import Database
+from minicommerce.storage.images import SqlProductImageRepository
 from minicommerce.storage.orders import SqlOrderRepository
 
 
@@ -34,6 +35,10 @@ class SqlUnitOfWork:
     @cached_property
     def products(self) -> SqlProductRepository:
         return SqlProductRepository(self._conn, self._currency)
+
+    @cached_property
+    def product_images(self) -> SqlProductImageRepository:
+        return SqlProductImageRepository(self._conn)
 
     @cached_property
     def users(self) -> SqlUserRepository:

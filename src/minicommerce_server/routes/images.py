@@ -1,0 +1,102 @@
+"""Product images: staff upload, describe, reorder and remove them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from litestar import Controller, delete, patch, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, JSONBody
+
+from minicommerce import ImageChanges, ProductImage, Shop, User
+from minicommerce_server.problems import problems
+
+BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
+# Room for the multipart framing and the alt text around a file of the largest size.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@dataclass
+class ImageUpload:
+    """The form of an upload: the image file and, optionally, its alt text."""
+
+    file: UploadFile
+    alt: str | None = None
+
+
+class ProductImageController(Controller):
+    path = "/products/{product_id:int}/images"
+    tags = ["Catalog"]
+    security = BEARER
+
+    # Decoding and resizing are CPU work: in a worker thread, never on the event loop (and
+    # the core lets one image at a time per core through).
+    @post(
+        "/",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Upload an image of a product (staff)",
+        description="`multipart/form-data` with `file` (JPEG, PNG or WebP, decided by its "
+        "bytes, not its name or declared type) and optional `alt`. The image is appended "
+        "after the product's others; metadata is stripped; renditions are made in WebP and "
+        "JPEG (PNG with transparency). The product gets a new version (ETag).",
+        responses=problems(
+            401,
+            403,
+            404,
+            429,
+            _413="Larger than `MINICOMMERCE_MEDIA_MAX_BYTES` (`payload_too_large`).",
+            _415="Not a JPEG, PNG or WebP image (`unsupported_media_type`).",
+            _422="Corrupt, truncated or too many pixels (`invalid_image`), or invalid form "
+            "fields (`validation_error`).",
+            _503="No media storage is configured (`media_not_configured`).",
+        ),
+    )
+    def upload(
+        self,
+        product_id: FromPath[int],
+        data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> ProductImage:
+        content = data.file.file.read()
+        return shop.catalog.add_image(product_id, content, data.alt or "")
+
+    @patch(
+        "/{image_id:int}",
+        sync_to_thread=True,
+        summary="Change an image's alt text or position (staff)",
+        description="`position` 0 makes it the main image; the others shift so positions "
+        "stay 0..n-1 (a position past the end means last).",
+        responses=problems(401, 403, 404, 422, 429),
+    )
+    def update(
+        self,
+        product_id: FromPath[int],
+        image_id: FromPath[int],
+        data: JSONBody[ImageChanges],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> ProductImage:
+        return shop.catalog.update_image(product_id, image_id, data)
+
+    @delete(
+        "/{image_id:int}",
+        status_code=204,
+        sync_to_thread=True,
+        summary="Remove an image (staff)",
+        description="Its files are deleted unless another image was made from the same "
+        "upload. Orders never refer to images.",
+        responses=problems(401, 403, 404, 429),
+    )
+    def remove(
+        self,
+        product_id: FromPath[int],
+        image_id: FromPath[int],
+        staff_user: NamedDependency[User],
+        shop: NamedDependency[Shop],
+    ) -> None:
+        shop.catalog.remove_image(product_id, image_id)
