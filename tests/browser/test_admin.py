@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 from tests.browser.conftest import (
@@ -301,6 +303,7 @@ def test_pages_on_phone_and_desktop(
     kind = "phone" if viewport == PHONE else "desktop"
     page = signed_in_staff(new_page, live, viewport)
     for route, name in [
+        ("#/", "overview"),
         ("#/products", "products"),
         (f"#/products/{_first_product(live)}", "product"),
         ("#/orders", "orders"),
@@ -318,3 +321,110 @@ def _first_product(live: LiveShop) -> int:
     from minicommerce import ProductQuery
 
     return live.shop.catalog.list(ProductQuery()).items[0].id
+
+
+def test_an_image_uploaded_in_the_dashboard_is_on_the_product(
+    live: LiveShop, new_page: Callable[..., Page], tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    product = live.shop.catalog.create(
+        NewProduct(name="Teapot", price="30.00", stock_quantity=3, sku="TEA-1")
+    )
+    for name, colour in (("red.png", (200, 30, 30)), ("blue.png", (30, 30, 200))):
+        Image.new("RGB", (640, 480), colour).save(tmp_path / name)
+    page = signed_in_staff(new_page, live)
+    page.goto(live.url + f"/admin#/products/{product.id}")
+    expect(page.get_by_text("This product has no image yet.")).to_be_visible()
+
+    page.get_by_label("Image file").set_input_files(str(tmp_path / "red.png"))
+    page.get_by_label("Description (alt text)", exact=True).fill("A red teapot")
+    page.get_by_role("button", name="Upload image").click()
+    expect(page.get_by_role("status")).to_contain_text("Image uploaded.")
+    expect(page.get_by_role("img", name="A red teapot")).to_be_visible()
+    page.get_by_label("Image file").set_input_files(str(tmp_path / "blue.png"))
+    page.get_by_role("button", name="Upload image").click()
+    expect(page.locator(".image-item")).to_have_count(2)
+
+    # Describe the second, then make it the main image.
+    page.get_by_label("Description (alt text) of image 2").fill("A blue teapot")
+    page.locator(".image-item").nth(1).get_by_role("button", name="Save description").click()
+    expect(page.get_by_role("status")).to_contain_text("Description saved.")
+    page.get_by_role("button", name="Move A blue teapot up").click()
+    expect(page.get_by_role("status")).to_contain_text("Image moved up.")
+    expect(page.locator(".image-item").first).to_contain_text("Main image")
+    expect(page.locator(".image-item img").first).to_have_attribute("alt", "A blue teapot")
+    assert_accessible(page)
+    screenshot(page, "admin-product-images-desktop")
+
+    # The storefront reads the same product from the public API, images in this order, and
+    # the files are served.
+    images = live.call("GET", f"/products/{product.id}", "").json()["images"]
+    assert [image["alt"] for image in images] == ["A blue teapot", "A red teapot"]
+    assert httpx.get(live.url + images[0]["url"]).status_code == 200
+
+    # The image is still editable after a change of the product's fields (no false 412).
+    page.get_by_label("Price").fill("29.00")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved.")
+
+    page.get_by_role("button", name="Remove A red teapot").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove image").click()
+    expect(page.locator(".image-item")).to_have_count(1)
+    images = live.call("GET", f"/products/{product.id}", "").json()["images"]
+    assert [image["alt"] for image in images] == ["A blue teapot"]
+
+
+def test_a_file_that_is_not_an_image_is_refused_next_to_the_field(
+    live: LiveShop, new_page: Callable[..., Page], tmp_path: Path
+) -> None:
+    product = live.shop.catalog.create(NewProduct(name="Teapot", price="30.00", stock_quantity=3))
+    (tmp_path / "notes.png").write_bytes(b"this is text, not a PNG")
+    page = signed_in_staff(new_page, live)
+    page.goto(live.url + f"/admin#/products/{product.id}")
+    page.get_by_label("Image file").set_input_files(str(tmp_path / "notes.png"))
+    page.get_by_role("button", name="Upload image").click()
+    expect(page.locator('.field[data-field="file"] .field-error')).to_be_visible()
+    expect(page.locator(".upload-form .error-summary")).to_contain_text("Image file")
+    assert live.call("GET", f"/products/{product.id}", "").json()["images"] == []
+
+
+def test_overview_charts_statuses_and_low_stock(
+    live: LiveShop, new_page: Callable[..., Page]
+) -> None:
+    live.account("ada@example.com", first="Ada", last="Lovelace")
+    order_id = place_order(live, "ada@example.com", 2)  # 2 x 12.50, 18 mugs left
+    live.shop.catalog.create(NewProduct(name="Last teapot", price="30.00", stock_quantity=1))
+    page = signed_in_staff(new_page, live)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.get_by_role("img", name="Orders per day")).to_be_visible()
+    expect(page.get_by_role("img", name="Revenue per day (USD)")).to_be_visible()
+    expect(page.locator(".chart").first.locator("rect")).to_have_count(30)
+    status_rows = page.get_by_role("table", name="Orders placed in the last 30 days, by status")
+    expect(status_rows.get_by_role("row").filter(has_text="pending")).to_contain_text("1")
+    assert_accessible(page)
+    screenshot(page, "admin-overview-desktop")
+    # The table alternative gives today's figures exactly as the API does.
+    page.get_by_text("Show these figures as a table").click()
+    figures = page.get_by_role("table", name=re.compile("Orders and revenue per day"))
+    expect(figures.get_by_role("row").last).to_contain_text("$25.00")
+    low = page.get_by_role("table", name=re.compile("Products with 5 units or fewer"))
+    expect(low.get_by_role("row").filter(has_text="Last teapot")).to_contain_text("1")
+    expect(low.get_by_role("row").filter(has_text="Enamel mug")).to_have_count(0)
+
+    # The threshold is a setting of this browser, kept across visits.
+    page.get_by_label("Low-stock threshold").fill("20")
+    page.get_by_role("button", name="Apply").click()
+    low = page.get_by_role("table", name=re.compile("Products with 20 units or fewer"))
+    expect(low.get_by_role("row").filter(has_text="Enamel mug")).to_contain_text("18")
+    page.get_by_role("link", name="Last 7 days").click()
+    expect(page.locator(".chart").first.locator("rect")).to_have_count(7)
+    expect(page.get_by_role("table", name=re.compile("Products with 20 units"))).to_be_visible()
+
+    staff_token = live.token("staff@example.com")
+    cancel = live.call(
+        "PATCH", f"/admin/orders/{order_id}", staff_token, json={"status": "cancelled"}
+    )
+    assert cancel.status_code == 200
+    page.reload()
+    expect(page.get_by_text("0 orders placed")).to_be_visible()

@@ -5,7 +5,7 @@ import { h, nextId, s } from "./dom.js";
 
 const WIDTH = 640;
 const HEIGHT = 220;
-const PAD = { top: 12, right: 8, bottom: 28, left: 56 };
+const PAD = { top: 12, right: 24, bottom: 28, left: 56 };
 
 // points: [{label, value (a number, for drawing only), text (what a person reads)}]
 export function barChart({ title, description, points, formatAxis = String }) {

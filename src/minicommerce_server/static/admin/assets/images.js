@@ -22,6 +22,12 @@ export function imagesSection({ api, product, onChanged }) {
     onChanged?.(fresh, response.headers.get("ETag"));
     draw(fresh.images || []);
     replace(status, message ? notice(message) : null);
+    // The buttons that were pressed are gone with the old list: keep the focus nearby.
+    const shown = status.firstElementChild;
+    if (shown) {
+      shown.setAttribute("tabindex", "-1");
+      shown.focus();
+    }
   }
 
   async function attempt(action, message) {

@@ -93,7 +93,7 @@ function salesSection(stats) {
         title: `Revenue per day (${currency})`,
         description: `Bar chart of revenue per day over ${period}. The table below gives every day.`,
         points: revenuePoints,
-        formatAxis: (tick) => new Intl.NumberFormat(undefined, { notation: "compact" }).format(tick),
+        formatAxis: (tick) => new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 }).format(tick),
       }),
     ),
     h(
