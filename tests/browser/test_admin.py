@@ -141,6 +141,16 @@ def test_wrong_password_is_a_message_and_sign_out_ends_the_session(
     live.account("staff@example.com", staff=True)
     page = new_page(PHONE)
     page.goto(live.url + "/admin")
+    expect(page.get_by_role("heading", name="Sign in to the dashboard")).to_be_visible()
+    # What a first visit transfers (compressed, headers included): the page, its modules and
+    # its stylesheet.
+    transferred = page.evaluate(
+        """() => performance.getEntriesByType("navigation")
+            .concat(performance.getEntriesByType("resource"))
+            .reduce((sum, entry) => sum + entry.transferSize, 0)"""
+    )
+    assert 10_000 < transferred < 100_000, transferred
+    print(f"dashboard first load: {transferred} bytes transferred")
     screenshot(page, "admin-signin-phone")
     page.get_by_label("Email").fill("staff@example.com")
     page.get_by_label("Password").fill("not the password")

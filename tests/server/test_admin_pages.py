@@ -72,3 +72,17 @@ def test_the_dashboard_uses_only_the_public_api() -> None:
     # The dashboard's own hash routes start with "#", so they are not matched here.
     unknown = sorted(p for p in paths if not known.match(p))
     assert not unknown, unknown
+
+
+def test_the_dashboard_weighs_under_100_kb_compressed(client: Client) -> None:
+    """The issue's budget for a first load: JavaScript and CSS, as the server sends them
+    to a browser that accepts gzip."""
+    html = client.get("/admin").text
+    base = re.search(r'src="([^"]+)app\.js"', html)
+    assert base
+    total = 0
+    for asset in (ADMIN_DIR / "assets").iterdir():
+        if asset.suffix in (".js", ".css"):
+            response = client.get(base.group(1) + asset.name, headers={"Accept-Encoding": "gzip"})
+            total += int(response.headers["content-length"])
+    assert 10_000 < total < 100_000, total
