@@ -1,206 +1,257 @@
-"""End-to-end fixtures: the real server on a free port, headless Chromium through Playwright,
-and axe-core for accessibility.
+"""The browser-test harness: a real ``minicommerce serve`` process and Debian's Chromium
+driven by Playwright, shared by the storefront's and the dashboard's tests.
 
-Chromium is Debian's (``/usr/bin/chromium``, or ``MINICOMMERCE_TEST_CHROMIUM``); without it,
-or without Playwright, these tests skip with the reason, and with ``CI=true`` they fail.
+- ``live_server`` (session): the server on a free port, on a temporary SQLite database
+  with the demo catalog, rate limits off, a known secret key, and a staff user
+  (``live_server.staff_token()``); ``live_server.api(...)`` calls the API as anyone.
+- ``browser`` (session): Chromium from ``/usr/bin/chromium``. Without it the tests skip
+  with the reason, and fail when ``CI=true``.
+- ``viewport`` (parametrised): ``phone`` (360x740, touch) and ``desktop`` (1280x800);
+  ``new_context()`` opens a browser context at that viewport that fails the test on a
+  Content-Security-Policy violation or an uncaught page error.
+- ``assert_accessible(page, name)``: axe-core finds no serious or critical violation.
+- ``screenshot(page, name)``: ``docs/screenshots/<name>-<viewport>.png``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from litestar.types import ASGIApp, Receive, Scope, Send
-from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
-from tests.conftest import FAST_ARGON2, IN_CI, SECRET
-from tests.server.conftest import make_settings
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    sync_playwright,
+)
 
 from minicommerce import Registration, Shop
-from minicommerce.clock import utcnow
-from minicommerce_server.app import create_app
+from tests.conftest import FAST_ARGON2, IN_CI
+from tests.test_serve import free_port
 
-CHROMIUM = os.environ.get("MINICOMMERCE_TEST_CHROMIUM") or shutil.which("chromium") or ""
+CHROMIUM = os.environ.get("MINICOMMERCE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SECRET_KEY = "browser-tests-secret-" + "k" * 40
+STAFF_EMAIL = "staff@example.com"
+STAFF_PASSWORD = "staff password for the tests"
+VIEWPORTS: dict[str, dict[str, Any]] = {
+    "phone": {
+        "viewport": {"width": 360, "height": 740},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 1,
+    },
+    "desktop": {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1},
+}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PHONE: ViewportSize = {"width": 360, "height": 740}
-DESKTOP: ViewportSize = {"width": 1280, "height": 860}
-PASSWORD = "a long enough password"
+TIMEOUT_MS = 15_000
 
 
-def _require_browser() -> None:
-    if CHROMIUM and Path(CHROMIUM).exists():
-        return
-    missing = "chromium is not installed (apt-get install chromium)"
+@dataclass
+class LiveServer:
+    base_url: str
+    database_url: str
+    _staff_token: str | None = field(default=None, repr=False)
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        expect: int | None = 200,
+    ) -> Any:
+        """Calls ``/api/v1<path>``; checks the status when ``expect`` is given."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.request(
+            method, f"{self.base_url}/api/v1{path}", json=json, headers=headers, timeout=30
+        )
+        if expect is not None:
+            assert response.status_code == expect, response.text
+        return response.json() if response.content else None
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        tokens: dict[str, Any] = self.api(
+            "POST", "/auth/login", json={"email": email, "password": password}
+        )
+        return tokens
+
+    def staff_token(self) -> str:
+        """A fresh access token of the staff user (the server's tokens may be short-lived)."""
+        return str(self.login(STAFF_EMAIL, STAFF_PASSWORD)["access_token"])
+
+    def product_named(self, text: str) -> dict[str, Any]:
+        page = self.api("GET", f"/products?q={text}&limit=1")
+        assert page["items"], f"no product matches {text!r}"
+        product: dict[str, Any] = page["items"][0]
+        return product
+
+
+def chromium_path() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
     if IN_CI:
-        pytest.fail(f"{missing}, and CI=true requires it", pytrace=False)
-    pytest.skip(missing)
+        pytest.fail(f"{message}, and CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
+        return int(response.status)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    chromium_path()  # no server to start when there is no browser to drive it
+    directory = tmp_path_factory.mktemp("live")
+    database_url = f"sqlite:///{directory / 'shop.db'}"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINICOMMERCE_")}
+    env.update(
+        MINICOMMERCE_DATABASE_URL=database_url,
+        MINICOMMERCE_SECRET_KEY=SECRET_KEY,
+        MINICOMMERCE_RATE_LIMIT_ANON="0",
+        MINICOMMERCE_RATE_LIMIT_USER="0",
+        MINICOMMERCE_ARGON2_TIME_COST=str(FAST_ARGON2.time_cost),
+        MINICOMMERCE_ARGON2_MEMORY_COST=str(FAST_ARGON2.memory_cost),
+        MINICOMMERCE_ARGON2_PARALLELISM=str(FAST_ARGON2.parallelism),
+        MINICOMMERCE_LOG_LEVEL="WARNING",
+    )
+    log = (directory / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minicommerce_server.cli", "serve", "--port", str(port)],
+        cwd=directory,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, reaped as one
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):  # up to 30 s on a busy machine
+            try:
+                if _get(base + "/health") == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(
+                "the server did not answer /health: " + (directory / "server.log").read_text()
+            )
+        with Shop.open(database_url, secret_key=SECRET_KEY, argon2=FAST_ARGON2) as shop:
+            shop.accounts.register(
+                Registration(email=STAFF_EMAIL, password=STAFF_PASSWORD, first_name="Sam"),
+                is_staff=True,
+            )
+        yield LiveServer(base, database_url)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
 
 
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
-    _require_browser()
+    chromium_path()
     with sync_playwright() as driver:
         yield driver
 
 
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-    )
+    browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
     yield browser
     browser.close()
 
 
-class ShiftedClock:
-    """The shop's clock, which a test can move (to issue tokens that are already expired)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-        self.until_refresh = False
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.offset
-
-    def expire_access_tokens_until_a_refresh(self) -> None:
-        """Access tokens issued from now on are expired by the wall clock, until the next
-        ``POST /auth/refresh`` (which then issues good ones)."""
-        self.offset = -timedelta(hours=1)
-        self.until_refresh = True
-
-
-def _resetting_clock_on_refresh(app: ASGIApp, clock: ShiftedClock) -> ASGIApp:
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if clock.until_refresh and scope.get("path") == "/api/v1/auth/refresh":
-            clock.offset = timedelta(0)
-            clock.until_refresh = False
-        await app(scope, receive, send)
-
-    return wrapped
-
-
-@dataclass
-class LiveShop:
-    url: str
-    shop: Shop
-    clock: ShiftedClock
-
-    @property
-    def api(self) -> str:
-        return self.url + "/api/v1"
-
-    def account(self, email: str, *, staff: bool = False, first: str = "", last: str = "") -> int:
-        user = self.shop.accounts.register(
-            Registration(email=email, password=PASSWORD, first_name=first, last_name=last),
-            is_staff=staff,
-        )
-        return user.id
-
-    def token(self, email: str) -> str:
-        response = httpx.post(self.api + "/auth/login", json={"email": email, "password": PASSWORD})
-        response.raise_for_status()
-        return str(response.json()["access_token"])
-
-    def call(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        headers.update(kwargs.pop("headers", {}))
-        return httpx.request(method, self.api + path, headers=headers, timeout=10, **kwargs)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
 
 
 @pytest.fixture
-def live(sqlite_url: str) -> Iterator[LiveShop]:
-    """The app over a fresh SQLite shop, served by uvicorn in a thread on a free port."""
-    _require_browser()
-    import uvicorn
+def new_context(
+    browser: Browser, live_server: LiveServer, viewport: str
+) -> Iterator[Callable[..., BrowserContext]]:
+    """Opens browser contexts at the test's viewport; each fails the test on a CSP
+    violation or an uncaught error in the page."""
+    contexts: list[BrowserContext] = []
+    problems: list[str] = []
 
-    clock = ShiftedClock()
-    with Shop.open(
-        sqlite_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False, clock=clock
-    ) as shop:
-        app = create_app(make_settings(), shop=shop, configure_logs=False)
-        port = _free_port()
-        config = uvicorn.Config(
-            _resetting_clock_on_refresh(app, clock),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws="none",
-            lifespan="on",
+    def on_console(message: ConsoleMessage) -> None:
+        text = message.text
+        if "Content Security Policy" in text or "Content-Security-Policy" in text:
+            problems.append(f"CSP: {text}")
+
+    def make(**options: Any) -> BrowserContext:
+        context = browser.new_context(
+            base_url=live_server.base_url, **VIEWPORTS[viewport], **options
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                pytest.fail("the test server did not start")
-            time.sleep(0.05)
-        try:
-            yield LiveShop(f"http://127.0.0.1:{port}", shop, clock)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-
-
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """Pages in fresh browser contexts (no shared storage), desktop-sized by default; a
-    page's console errors fail the test (a CSP refusal shows up there)."""
-    contexts = []
-    errors: list[str] = []
-
-    def make(viewport: ViewportSize | None = None) -> Page:
-        context = browser.new_context(viewport=viewport or DESKTOP, locale="en-US")
+        context.set_default_timeout(TIMEOUT_MS)
+        context.on("console", on_console)
+        context.on("weberror", lambda error: problems.append(f"page error: {error.error}"))
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.on(
-            "console",
-            lambda message: errors.append(message.text) if message.type == "error" else None,
-        )
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
+        return context
 
     yield make
     for context in contexts:
         context.close()
-    unexpected = [e for e in errors if not _expected_console_error(e)]
-    assert not unexpected, unexpected
+    assert not problems, problems
 
 
-def _expected_console_error(text: str) -> bool:
-    # The browser logs every non-2xx fetch; the tests provoke 401, 409, 412 and 422 on purpose.
-    return "Failed to load resource" in text
+@pytest.fixture
+def page(new_context: Callable[..., BrowserContext]) -> Page:
+    return new_context().new_page()
 
 
-def assert_accessible(page: Page) -> None:
+_axe = Axe()
+
+
+def assert_accessible(page: Page, name: str) -> None:
     """No serious or critical axe-core violation on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
+    results = _axe.run(page)
     bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}"
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
     ]
-    assert not bad, bad
+    assert not bad, f"accessibility violations on {name}: {bad}"
 
 
-def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+@pytest.fixture
+def screenshot(viewport: str) -> Callable[[Page, str], None]:
+    def take(page: Page, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)")
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{viewport}.png"), animations="disabled")
+
+    return take

@@ -69,7 +69,7 @@ export function catalogView(ctx) {
     cursor = page.next_cursor;
     more.hidden = !cursor;
     status.textContent = list.children.length
-      ? `${list.children.length} product${list.children.length === 1 ? "" : "s"} shown${cursor ? "" : ", no more"}.`
+      ? `${list.children.length} product${list.children.length === 1 ? "" : "s"}${cursor ? " shown, more below" : ""}.`
       : "No products match. Try another search or fewer filters.";
     return firstNew;
   }

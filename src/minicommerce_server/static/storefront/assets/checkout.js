@@ -122,7 +122,12 @@ function report(ctx, form, error, names) {
     document.querySelector("#messages .note span").append(" ", link);
     return;
   }
-  if (!showFormErrors(form, "There is a problem with your address", error.errors, LABELS)) {
+  const errors = error.errors.map(({ field: name, message }) => ({
+    field: name,
+    message: name === "shipping_address.country" && /pattern/.test(message)
+      ? "Enter the two-letter code of the country, like DE or GB" : message,
+  }));
+  if (!showFormErrors(form, "There is a problem with your address", errors, LABELS)) {
     say(error.message, "error");
   }
 }

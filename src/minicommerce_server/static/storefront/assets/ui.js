@@ -114,9 +114,21 @@ export function clearFormErrors(form) {
   }
 }
 
-/** Pydantic's messages read well enough once their prefix is capitalised. */
+const FIELD_MESSAGES = [
+  [/^Field required$/, () => "This is required"],
+  [/^String should have at least (\d+) characters?$/, (n) => `Use at least ${n} characters`],
+  [/^String should have at most (\d+) characters?$/, (n) => `Use at most ${n} characters`],
+  [/^String should match pattern/, () => "This is not in the expected form"],
+  [/^value is not a valid email address/, () => "Enter an email address like name@example.com"],
+];
+
+/** The API's field messages, in words for people. */
 function humanField(message) {
   const text = String(message).replace(/^Value error, /, "");
+  for (const [pattern, say] of FIELD_MESSAGES) {
+    const match = pattern.exec(text);
+    if (match) return say(...match.slice(1));
+  }
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 

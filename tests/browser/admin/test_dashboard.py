@@ -9,16 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
-from tests.browser.conftest import (
-    DESKTOP,
-    PASSWORD,
-    PHONE,
-    LiveShop,
-    assert_accessible,
-    screenshot,
-)
 
 from minicommerce import NewProduct
+from tests.browser.admin.conftest import DESKTOP, PASSWORD, PHONE, LiveShop, save_screenshot
+from tests.browser.conftest import assert_accessible
 
 ADDRESS = {
     "full_name": "Ada Lovelace",
@@ -82,8 +76,8 @@ def test_staff_sees_a_customers_order_and_marks_it_paid_then_shipped(
     expect(row).to_contain_text("Ada Lovelace")
     expect(row).to_contain_text("pending")
     expect(row).to_contain_text("$25.00")
-    assert_accessible(page)
-    screenshot(page, "admin-orders-desktop")
+    assert_accessible(page, page.url)
+    save_screenshot(page, "admin-orders-desktop")
 
     row.get_by_role("link", name=f"#{order_id}").click()
     expect(page.get_by_role("heading", name=f"Order #{order_id}")).to_be_visible()
@@ -91,7 +85,7 @@ def test_staff_sees_a_customers_order_and_marks_it_paid_then_shipped(
     expect(page.get_by_role("row").filter(has_text="MUG-1")).to_contain_text("$12.50")
     actions = page.get_by_role("group", name="Change the status")
     expect(actions.get_by_role("button")).to_have_text(["Mark as paid", "Cancel order"])
-    assert_accessible(page)
+    assert_accessible(page, page.url)
 
     actions.get_by_role("button", name="Mark as paid").click()
     expect(page.get_by_role("status")).to_contain_text(f"Order #{order_id} is now paid")
@@ -99,7 +93,7 @@ def test_staff_sees_a_customers_order_and_marks_it_paid_then_shipped(
     actions.get_by_role("button", name="Mark as shipped").click()
     expect(page.get_by_role("status")).to_contain_text("is now shipped")
     expect(actions.get_by_role("button")).to_have_text(["Mark as delivered"])
-    screenshot(page, "admin-order-desktop")
+    save_screenshot(page, "admin-order-desktop")
 
     order = live.call("GET", f"/orders/{order_id}", live.token("ada@example.com")).json()
     assert order["status"] == "shipped"
@@ -132,7 +126,7 @@ def test_a_customer_is_refused(live: LiveShop, new_page: Callable[..., Page]) ->
     expect(page.get_by_role("navigation", name="Dashboard sections")).to_be_hidden()
     # The session made for the check was ended again: nothing is kept in the browser.
     assert page.evaluate("() => sessionStorage.length") == 0
-    assert_accessible(page)
+    assert_accessible(page, page.url)
 
 
 def test_wrong_password_is_a_message_and_sign_out_ends_the_session(
@@ -151,7 +145,7 @@ def test_wrong_password_is_a_message_and_sign_out_ends_the_session(
     )
     assert 10_000 < transferred < 100_000, transferred
     print(f"dashboard first load: {transferred} bytes transferred")
-    screenshot(page, "admin-signin-phone")
+    save_screenshot(page, "admin-signin-phone")
     page.get_by_label("Email").fill("staff@example.com")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
@@ -200,7 +194,7 @@ def test_product_created_then_its_price_edited(
     price_error = page.locator('.field[data-field="price"] .field-error')
     expect(price_error).to_be_visible()
     expect(page.get_by_label("Price (store currency)")).to_have_attribute("aria-invalid", "true")
-    assert_accessible(page)
+    assert_accessible(page, page.url)
 
     page.get_by_label("Price").fill("24.00")
     page.get_by_role("button", name="Create product").click()
@@ -216,8 +210,8 @@ def test_product_created_then_its_price_edited(
     page.goto(live.url + "/admin#/products?q=apron")
     row = page.get_by_role("row").filter(has_text="APRON-1")
     expect(row).to_contain_text("$19.90")
-    assert_accessible(page)
-    screenshot(page, "admin-products-desktop")
+    assert_accessible(page, page.url)
+    save_screenshot(page, "admin-products-desktop")
 
 
 def test_a_change_made_meanwhile_is_a_conflict_with_a_reload(
@@ -243,8 +237,8 @@ def test_a_change_made_meanwhile_is_a_conflict_with_a_reload(
     page.get_by_role("button", name="Save changes").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Someone else changed this product")
-    assert_accessible(page)
-    screenshot(page, "admin-conflict-desktop")
+    assert_accessible(page, page.url)
+    save_screenshot(page, "admin-conflict-desktop")
     alert.get_by_role("button", name="Reload the product").click()
     expect(page.get_by_label("Units in stock")).to_have_value("9")
     expect(page.get_by_label("Price")).to_have_value("30.00")
@@ -299,8 +293,8 @@ def test_users_promote_and_deactivate(live: LiveShop, new_page: Callable[..., Pa
     me.get_by_role("button", name="Deactivate staff@example.com").click()
     page.get_by_role("dialog").get_by_role("button", name="Deactivate").click()
     expect(page.get_by_role("alert")).to_contain_text("cannot remove their own staff flag")
-    assert_accessible(page)
-    screenshot(page, "admin-users-desktop")
+    assert_accessible(page, page.url)
+    save_screenshot(page, "admin-users-desktop")
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -323,8 +317,8 @@ def test_pages_on_phone_and_desktop(
         page.goto(live.url + "/admin" + route)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         page.wait_for_load_state("networkidle")
-        assert_accessible(page)
-        screenshot(page, f"admin-{name}-{kind}")
+        assert_accessible(page, page.url)
+        save_screenshot(page, f"admin-{name}-{kind}")
 
 
 def _first_product(live: LiveShop) -> int:
@@ -364,8 +358,8 @@ def test_an_image_uploaded_in_the_dashboard_is_on_the_product(
     expect(page.get_by_role("status")).to_contain_text("Image moved up.")
     expect(page.locator(".image-item").first).to_contain_text("Main image")
     expect(page.locator(".image-item img").first).to_have_attribute("alt", "A blue teapot")
-    assert_accessible(page)
-    screenshot(page, "admin-product-images-desktop")
+    assert_accessible(page, page.url)
+    save_screenshot(page, "admin-product-images-desktop")
 
     # The storefront reads the same product from the public API, images in this order, and
     # the files are served.
@@ -412,8 +406,8 @@ def test_overview_charts_statuses_and_low_stock(
     expect(page.locator(".chart").first.locator("rect")).to_have_count(30)
     status_rows = page.get_by_role("table", name="Orders placed in the last 30 days, by status")
     expect(status_rows.get_by_role("row").filter(has_text="pending")).to_contain_text("1")
-    assert_accessible(page)
-    screenshot(page, "admin-overview-desktop")
+    assert_accessible(page, page.url)
+    save_screenshot(page, "admin-overview-desktop")
     # The table alternative gives today's figures exactly as the API does.
     page.get_by_text("Show these figures as a table").click()
     figures = page.get_by_role("table", name=re.compile("Orders and revenue per day"))
