@@ -204,9 +204,12 @@ def test_product_created_then_its_price_edited(
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("status")).to_contain_text("Saved.")
 
-    # What the storefront reads: the public catalog API.
+    # What the storefront reads: the public catalog API, and the storefront's own page.
     response = live.call("GET", f"/products/{product_id}", "")
     assert response.json()["price"] == "19.90"
+    shopper = new_page(PHONE)
+    shopper.goto(live.url + f"/products/{product_id}")
+    expect(shopper.locator(".price.big")).to_have_text("$19.90")
     page.goto(live.url + "/admin#/products?q=apron")
     row = page.get_by_role("row").filter(has_text="APRON-1")
     expect(row).to_contain_text("$19.90")
