@@ -45,7 +45,6 @@ export async function orderListView({ api, query, navigate }) {
     event.preventDefault();
     navigate("/orders", { status: form.elements.status.value });
   });
-  form.elements.status.addEventListener("change", () => form.requestSubmit());
   return h(
     "section",
     {},

@@ -34,7 +34,6 @@ export async function productListView({ api, query, navigate }) {
     event.preventDefault();
     navigate("/products", { q: form.elements.q.value.trim(), sort: form.elements.sort.value });
   });
-  form.elements.sort.addEventListener("change", () => form.requestSubmit());
   const status = h("div", { class: "status-slot" });
   return h(
     "section",
