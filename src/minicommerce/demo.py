@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from minicommerce.accounts.models import Registration
 from minicommerce.catalog.models import NewProduct, ProductQuery
-from minicommerce.errors import InsufficientStock, SkuTaken
+from minicommerce.errors import ConfigurationError, InsufficientStock, SkuTaken
 from minicommerce.orders.models import OrderStatus, PlaceOrder, StatusChange
 from minicommerce.shop import Shop
 
@@ -31,9 +33,10 @@ def load_demo_data(shop: Shop) -> int:
     """Add the sample products that are not there yet (by SKU), and the demo customer with
     its orders if it does not exist yet; returns how many products were added."""
     added = 0
+    images = True
     for sku, name, price, stock, description in DEMO_PRODUCTS:
         try:
-            shop.catalog.create(
+            product = shop.catalog.create(
                 NewProduct(
                     sku=sku,
                     name=name,
@@ -45,8 +48,52 @@ def load_demo_data(shop: Shop) -> int:
         except SkuTaken:
             continue
         added += 1
+        if images:
+            images = _add_demo_image(shop, product.id, sku, name)
     _demo_customer(shop)
     return added
+
+
+def _add_demo_image(shop: Shop, product_id: int, sku: str, name: str) -> bool:
+    """Give a demo product a drawn image (no downloads); ``False`` when images cannot be
+    stored here (no Pillow, no media directory), so that the others are not tried."""
+    try:
+        data = _draw(sku, name)
+        shop.catalog.add_image(product_id, data, f"{name} (illustration)")
+    except (ImportError, ConfigurationError):
+        return False
+    return True
+
+
+@functools.cache
+def _font() -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(72)
+    except (OSError, ImportError):  # Pillow without FreeType: the small bitmap font
+        return ImageFont.load_default()
+
+
+def _draw(sku: str, name: str) -> bytes:
+    """A flat illustration: a colour from the SKU, a circle, and the product's initials."""
+    import hashlib
+    import io
+
+    from PIL import Image, ImageDraw
+
+    digest = hashlib.sha256(sku.encode()).digest()
+    background = (90 + digest[0] % 120, 90 + digest[1] % 120, 90 + digest[2] % 120)
+    # Small (one size, two files) so that loading the demo, which a first `serve` does,
+    # stays quick.
+    image = Image.new("RGB", (320, 320), background)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((64, 64, 256, 256), fill=(250, 248, 240))
+    initials = "".join(word[0] for word in name.split()[:2]).upper()
+    draw.text((160, 160), initials, fill=background, font=_font(), anchor="mm")
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 DEMO_CUSTOMER = "demo.customer@example.com"

@@ -20,6 +20,7 @@ from minicommerce import (
     PayloadTooLarge,
     Product,
     ProductImage,
+    ProductQuery,
     Registration,
     Shop,
     UnsupportedMediaType,
@@ -332,3 +333,39 @@ def test_without_pillow_an_upload_names_the_extra(
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(ConfigurationError, match=r"minicommerce\[images\]"):
         media_shop.catalog.add_image(product(media_shop).id, data)
+
+
+def test_demo_products_get_drawn_images(sqlite_shop: Shop) -> None:
+    from minicommerce.demo import DEMO_PRODUCTS, load_demo_data
+
+    load_demo_data(sqlite_shop)
+    items = sqlite_shop.catalog.list(ProductQuery(limit=100)).items
+    assert len(items) == len(DEMO_PRODUCTS)
+    assert all(len(p.images) == 1 for p in items)
+    assert all(p.images[0].alt == f"{p.name} (illustration)" for p in items)
+    load_demo_data(sqlite_shop)  # idempotent: no second image
+    assert all(len(p.images) == 1 for p in sqlite_shop.catalog.list(ProductQuery(limit=100)).items)
+
+
+def test_demo_data_without_a_media_directory_has_no_images() -> None:
+    from minicommerce.demo import load_demo_data
+    from tests.conftest import FAST_ARGON2, SECRET
+
+    with Shop.open("sqlite://", secret_key=SECRET, argon2=FAST_ARGON2) as shop:
+        assert load_demo_data(shop) > 0
+        assert all(p.images == [] for p in shop.catalog.list().items)
+
+
+def test_an_icc_profile_is_applied_and_dropped(media_shop: Shop, media_dir: Path) -> None:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tagged = encode(opened(photo(400, 300)), "JPEG", icc_profile=profile)
+    assert opened(tagged).info.get("icc_profile")
+    image = media_shop.catalog.add_image(product(media_shop).id, tagged)
+    for rendition in image.renditions:
+        stored = opened(path_of(media_dir, rendition.url).read_bytes())
+        assert "icc_profile" not in stored.info
+        red = stored.convert("RGB").getpixel((10, 10))
+        assert isinstance(red, tuple)
+        assert red[0] > 150

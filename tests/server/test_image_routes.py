@@ -293,3 +293,10 @@ def test_the_media_directory_defaults_beside_a_sqlite_database(tmp_path: Path) -
     )
     with pytest.raises(ValueError, match="media_url"):
         Settings(media_url="cdn.example.com")
+
+
+def test_the_upload_is_documented_as_a_multipart_form(client: Client) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    operation = schema["paths"][f"{API}/products/{{product_id}}/images"]["post"]
+    assert set(operation["requestBody"]["content"]) == {"multipart/form-data"}
+    assert operation["security"] == [{"BearerToken": []}]

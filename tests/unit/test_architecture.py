@@ -69,10 +69,11 @@ def test_importing_has_no_side_effects(tmp_path: Path) -> None:
 
 
 def test_the_core_on_sqlite_runs_without_the_optional_drivers() -> None:
-    # psycopg and redis are extras: a shop on SQLite must neither need nor load them.
+    # psycopg, redis and Pillow are extras: a shop on SQLite must neither need nor load them
+    # (Pillow only for an image upload).
     code = (
         "import sys\n"
-        "sys.modules['psycopg'] = sys.modules['redis'] = None\n"
+        "sys.modules['psycopg'] = sys.modules['redis'] = sys.modules['PIL'] = None\n"
         "from minicommerce import Shop\n"
         "import minicommerce.demo\n"
         "with Shop.open('sqlite://') as shop:\n"
