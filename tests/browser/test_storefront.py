@@ -16,6 +16,9 @@ from tests.browser.conftest import SECRET_KEY, LiveServer, assert_accessible
 from tests.server.helpers import access_claims, mint
 
 Shot = Callable[[Page, str], None]
+# For what does not depend on the screen (messages, weight) or belongs to one (touch, keys).
+PHONE_ONLY = pytest.mark.parametrize("viewport", ["phone"], indirect=True)
+DESKTOP_ONLY = pytest.mark.parametrize("viewport", ["desktop"], indirect=True)
 ADDRESS = {
     "Full name": "Ada Lovelace",
     "Address line 1": "12 Analytical Street",
@@ -290,6 +293,20 @@ def test_a_revoked_session_sends_the_customer_to_sign_in(
     assert "next=%2Fcart" in page.url
 
 
+@PHONE_ONLY
+def test_sign_in_returns_to_a_page_of_the_shop_only(page: Page, live_server: LiveServer) -> None:
+    email, password = unique("next"), "a long enough password"
+    live_server.api(
+        "POST", "/auth/register", json={"email": email, "password": password}, expect=201
+    )
+    page.goto("/signin?next=//example.com/phish")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(message(page)).to_contain_text("You are signed in.")
+    assert page.url == live_server.base_url + "/"
+
+
 def test_the_storefront_works_offline_from_its_cache(
     page: Page, live_server: LiveServer, screenshot: Shot
 ) -> None:
@@ -334,10 +351,9 @@ def test_a_price_edited_by_staff_shows_in_the_storefront(
     expect(page.locator(".price.big")).to_have_text("$12.34")
 
 
+@PHONE_ONLY
 @pytest.mark.parametrize("path", ["/", "/products/1", "/cart", "/signin", "/register"])
-def test_first_load_weighs_under_100_kb(page: Page, path: str, viewport: str) -> None:
-    if viewport != "phone":
-        pytest.skip("the weight does not depend on the viewport")
+def test_first_load_weighs_under_100_kb(page: Page, path: str) -> None:
     page.goto(path)
     page.wait_for_load_state("networkidle")
     sizes: dict[str, int] = page.evaluate(
@@ -410,6 +426,7 @@ def test_product_images_are_responsive_and_lazy_with_a_placeholder_otherwise(
     assert fetched
 
 
+@PHONE_ONLY
 @pytest.mark.parametrize(
     ("status", "headers", "body", "expected"),
     [
@@ -441,10 +458,7 @@ def test_api_errors_become_human_messages(
     headers: dict[str, str],
     body: dict[str, Any],
     expected: str,
-    viewport: str,
 ) -> None:
-    if viewport != "phone":
-        pytest.skip("messages do not depend on the viewport")
     page = new_context(service_workers="block").new_page()
 
     def answer(route: Any) -> None:
@@ -466,9 +480,8 @@ def test_api_errors_become_human_messages(
     assert "rate_limited" not in alert.inner_text()
 
 
-def test_keyboard_only_search_with_visible_focus(page: Page, viewport: str) -> None:
-    if viewport != "desktop":
-        pytest.skip("a keyboard is a desktop's")
+@DESKTOP_ONLY
+def test_keyboard_only_search_with_visible_focus(page: Page) -> None:
     page.goto("/")
     expect(page.locator(".card").first).to_be_visible()
     page.keyboard.press("Tab")
@@ -485,11 +498,8 @@ def test_keyboard_only_search_with_visible_focus(page: Page, viewport: str) -> N
     expect(page.locator(".card")).to_have_count(1)
 
 
-def test_touch_targets_are_at_least_44_px_on_a_phone(
-    page: Page, live_server: LiveServer, viewport: str
-) -> None:
-    if viewport != "phone":
-        pytest.skip("touch targets are a phone's")
+@PHONE_ONLY
+def test_touch_targets_are_at_least_44_px_on_a_phone(page: Page, live_server: LiveServer) -> None:
     _, tokens = customer(live_server)
     sign_in_with(page, tokens)
     small: list[str] = []

@@ -106,6 +106,7 @@ export async function api(path, { method = "GET", body, auth = false, headers = 
   if (response.status === 401 && tokens) {
     await renew(tokens.refresh_token);
     tokens = session.read();
+    if (!tokens) throw expired();  // signed out in another tab meanwhile
     response = await call();
     if (response.status === 401) {
       session.clear();

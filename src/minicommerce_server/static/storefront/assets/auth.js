@@ -7,8 +7,14 @@ const LABELS = {
   email: "Email address", password: "Password", first_name: "First name", last_name: "Last name",
 };
 
-export function signInView(ctx) {
+/** Where to go after signing in: a page of this shop only (never another site). */
+function nextPage() {
   const next = new URLSearchParams(location.search).get("next") || "/";
+  return /^\/(?![/\\])/.test(next) ? next : "/";
+}
+
+export function signInView(ctx) {
+  const next = nextPage();
   const button = h("button", { type: "submit", class: "primary" }, "Sign in");
   const form = h("form", { novalidate: true, class: "stack", onsubmit: async (event) => {
     event.preventDefault();
@@ -41,7 +47,7 @@ export function signInView(ctx) {
 }
 
 export function registerView(ctx) {
-  const next = new URLSearchParams(location.search).get("next") || "/";
+  const next = nextPage();
   const button = h("button", { type: "submit", class: "primary" }, "Create account");
   const form = h("form", { novalidate: true, class: "stack", onsubmit: async (event) => {
     event.preventDefault();

@@ -9,6 +9,11 @@ const STATUS = {
   cancelled: "Cancelled",
 };
 
+function items(order) {
+  const count = order.items.reduce((n, item) => n + item.quantity, 0);
+  return `${count} item${count === 1 ? "" : "s"}`;
+}
+
 const badge = (status) => h("span", { class: `badge status-${status}` }, STATUS[status] || status);
 
 export async function ordersView(ctx) {
@@ -26,7 +31,7 @@ export async function ordersView(ctx) {
         h("a", { href: `/orders/${order.id}` }, `Order ${order.id}`),
         h("span", { class: "line-total" }, money(order.total_amount, order.currency))),
       h("p", { class: "muted" }, dateTime(order.created_at), " · ",
-        `${order.items.reduce((n, item) => n + item.quantity, 0)} item(s) · `, badge(order.status)))));
+        `${items(order)} · `, badge(order.status)))));
     cursor = page.next_cursor;
     more.hidden = !cursor;
     if (!list.children.length) {
