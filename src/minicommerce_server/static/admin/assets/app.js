@@ -1,7 +1,7 @@
 // The dashboard's shell: sign-in gate, hash routes, and the one place views are swapped in.
 
 import { createApi, humanMessage } from "./api.js";
-import { h, notice, replace } from "./dom.js";
+import { h, notice, replace, stacked } from "./dom.js";
 import { overviewView } from "./overview.js";
 import { productEditView, productListView } from "./products.js";
 import { orderDetailView, orderListView } from "./orders.js";
@@ -70,6 +70,7 @@ async function render() {
 
 function show(node, title) {
   replace(main, node);
+  for (const table of main.querySelectorAll("table.list")) stacked(table);
   document.title = `${title} · minicommerce staff`;
   const heading = main.querySelector("h1");
   if (heading) {

@@ -72,3 +72,18 @@ export function nextId(prefix) {
 export function notice(text, kind = "info") {
   return h("p", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
+
+// Marks a list table for the phone layout (one block per row, see admin.css): each body cell
+// gets its column's name as data-label. Called again after rows are replaced.
+export function stacked(table) {
+  table.classList.add("stack");
+  const names = [...table.querySelectorAll("thead th")].map((th) =>
+    th.querySelector(".visually-hidden") ? "" : th.textContent,
+  );
+  for (const row of table.querySelectorAll("tbody tr")) {
+    [...row.children].forEach((cell, index) => {
+      if (cell.tagName === "TD") cell.dataset.label = names[index] ?? "";
+    });
+  }
+  return table;
+}

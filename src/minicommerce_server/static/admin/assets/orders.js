@@ -56,7 +56,7 @@ export async function orderListView({ api, query, navigate }) {
           { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Orders table" },
           h(
             "table",
-            { class: "orders" },
+            { class: "orders list" },
             h("caption", { class: "visually-hidden" }, status ? `Orders with status ${status}, newest first` : "Orders, newest first"),
             h(
               "thead",

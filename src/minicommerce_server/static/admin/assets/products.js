@@ -47,7 +47,7 @@ export async function productListView({ api, query, navigate }) {
           { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Products table" },
           h(
             "table",
-            {},
+            { class: "list" },
             h("caption", { class: "visually-hidden" }, q ? `Products matching “${q}”` : "Products"),
             h(
               "thead",

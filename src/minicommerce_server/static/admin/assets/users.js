@@ -3,7 +3,7 @@
 
 import { humanMessage } from "./api.js";
 import { confirmDialog } from "./dialog.js";
-import { fullName, h, notice, replace, when } from "./dom.js";
+import { fullName, h, notice, replace, stacked, when } from "./dom.js";
 import { field } from "./forms.js";
 import { pager } from "./pager.js";
 
@@ -35,7 +35,7 @@ export async function userListView({ api, query, navigate, me }) {
           { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Users table" },
           h(
             "table",
-            { class: "users" },
+            { class: "users list" },
             h("caption", { class: "visually-hidden" }, q ? `Users matching “${q}”` : "Users, newest first"),
             h(
               "thead",
@@ -69,6 +69,7 @@ export async function userListView({ api, query, navigate, me }) {
         const updated = await api.patch(`/admin/users/${user.id}`, changes);
         const fresh = userRow(updated);
         row.replaceWith(fresh);
+        stacked(fresh.closest("table"));
         replace(status, notice(`${updated.email}: ${done}.`));
         fresh.querySelector("button")?.focus();
       } catch (error) {
