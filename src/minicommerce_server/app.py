@@ -120,12 +120,12 @@ def create_app(
         await check_json_body(request)
         return None
 
-    # The media origin may be a CDN (MINICOMMERCE_MEDIA_URL); until that setting exists,
-    # images come from this origin.
-    csp = content_security_policy(str(getattr(settings, "media_url", "/media/")))
+    # Product images may come from a CDN (MINICOMMERCE_MEDIA_URL): the pages allow its origin.
+    csp = content_security_policy(settings.media_url)
     storefront = static_site("/", STATIC_DIR / "storefront", csp=csp)
+    dashboard = static_site("/admin", STATIC_DIR / "admin", csp=csp)
     app = Litestar(
-        route_handlers=[api, uploads, OperationsController, media_file, storefront],
+        route_handlers=[api, uploads, OperationsController, media_file, dashboard, storefront],
         # A layer that sets its own before_request replaces this one: call
         # bodies.check_body there on a route that takes a JSON body.
         before_request=before_request,
