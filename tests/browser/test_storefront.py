@@ -489,6 +489,9 @@ def test_api_errors_become_human_messages(
 def test_keyboard_only_search_with_visible_focus(page: Page) -> None:
     page.goto("/")
     expect(page.locator(".card").first).to_be_visible()
+    # The first visit installs the service worker, whose fresh copy of the catalog may
+    # redraw the page once: let that happen before the keys, as a person would.
+    page.wait_for_load_state("networkidle")
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to content")
     expect(skip).to_be_focused()
