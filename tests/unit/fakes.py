@@ -423,6 +423,8 @@ class MemoryCarts:
 
 
 class MemoryOrders:
+    checks_seen = False
+
     def __init__(self, state: State) -> None:
         self._state = state
 

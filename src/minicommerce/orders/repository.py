@@ -73,6 +73,12 @@ class OrderRepository(Protocol):
     the draft was made of, and answers :class:`Stale` when they are not.
     """
 
+    checks_seen: bool
+    """Whether ``add`` checks that ``seen`` still holds (answering :class:`Stale` when it
+    does not) and claims the key itself (answering :class:`KeyTaken`, never failing, when
+    it was used). Then the service may draft from rows it remembers instead of reading,
+    and look the key up only after a failed attempt."""
+
     def answered(self, user_id: int, key: str) -> Answered | None:
         """The earlier answer to the user's idempotency key, if it was used."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import timedelta
 
 from minicommerce.clock import Clock, utcnow
@@ -26,7 +27,8 @@ from minicommerce.orders.models import (
     StatusChange,
 )
 from minicommerce.orders.placement import OrderDraft, draft_order, merge_lines
-from minicommerce.orders.repository import Answered, NewOrder
+from minicommerce.orders.repository import Answered, NewOrder, Seen
+from minicommerce.orders.rowcache import ROW_CACHE_SIZE, RowCache
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id
 from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -48,6 +50,12 @@ class OrderService:
     (then again from the read) or the key was taken meanwhile (then its answer). A refusal
     or any failure records nothing, and no key.
 
+    Where storage's ``add`` checks the rows it is given (``OrderRepository.checks_seen``),
+    explicit lines are first drafted from the products this service remembers from its
+    earlier reads (up to ``row_cache`` of them, ``orders.rowcache``) and the key is
+    claimed by ``add`` itself: one round trip when nothing changed; a changed row costs a
+    retry from a fresh read, and refusals are only ever made of fresh rows.
+
     With a key, every ``purge_every``-th placement of this service also forgets up to
     ``purge_batch`` keys older than ``key_ttl`` seconds, in a unit of work of its own.
     """
@@ -61,6 +69,7 @@ class OrderService:
         key_ttl: int = DEFAULT_KEY_TTL,
         purge_every: int = 1000,
         purge_batch: int = 1000,
+        row_cache: int = ROW_CACHE_SIZE,
     ) -> None:
         self._uow = uow
         self._currency = currency
@@ -69,6 +78,7 @@ class OrderService:
         self._purge_every = purge_every
         self._purge_batch = purge_batch
         self._placements = itertools.count(1)
+        self._rows = RowCache(row_cache)
 
     def place(
         self, user_id: int, request: PlaceOrder, idempotency_key: str | None = None
@@ -89,17 +99,32 @@ class OrderService:
         if next(self._placements) % self._purge_every == 0:
             self.purge_idempotency_keys(self._purge_batch)
         with self._uow(write=True) as uow:
+            orders = uow.orders
             key, fingerprint = new.idempotency_key, new.fingerprint
-            for _ in range(MAX_ATTEMPTS):
-                if key is not None and fingerprint is not None:
-                    answered = uow.orders.answered(user_id, key)
+            # Where ``add`` checks what it is given (PostgreSQL), the first attempt drafts
+            # from remembered rows when it can, and the key is looked up only once an
+            # attempt failed (``add`` claims it, or says it is taken): one round trip when
+            # nothing changed. Elsewhere the key comes first and every draft is of a read.
+            checks = orders.checks_seen
+            remembered = self._remembered(new.lines) if checks else None
+            for attempt in range(MAX_ATTEMPTS):
+                if key is not None and fingerprint is not None and (attempt or not checks):
+                    answered = orders.answered(user_id, key)
                     if answered is not None:
                         return self._replay(uow, user_id, fingerprint, answered), False
-                seen = uow.orders.read(user_id, new.lines)
+                if remembered is not None:
+                    seen, remembered, fresh = remembered, None, False
+                else:
+                    seen, fresh = orders.read(user_id, new.lines), True
+                    if checks:
+                        self._rows.remember(seen.wanted, seen.rows)
                 drafted = draft_order(seen.wanted, seen.rows, from_cart=new.lines is None)
                 if not isinstance(drafted, OrderDraft):
-                    break
-                added = uow.orders.add(new, drafted, seen)
+                    # A refusal stands when made of fresh rows after the key was looked up.
+                    if fresh and (key is None or attempt or not checks):
+                        break
+                    continue
+                added = orders.add(new, drafted, seen)
                 if isinstance(added, Order):
                     uow.commit()
                     return added, True
@@ -125,6 +150,13 @@ class OrderService:
         if order is None:  # pragma: no cover - the key goes with its order
             raise NotFound(_RESOURCE, answered.order_id)
         return order
+
+    def _remembered(self, lines: Mapping[int, int] | None) -> Seen | None:
+        """Explicit lines whose products are all remembered, as if just read."""
+        if not lines:
+            return None
+        rows = self._rows.rows_for(lines)
+        return None if rows is None else Seen(dict(lines), rows)
 
     def purge_idempotency_keys(self, limit: int | None = None) -> int:
         """Forget idempotency keys older than the retention (``key_ttl``): up to ``limit``

@@ -42,6 +42,8 @@ _ITEM = (_i.order_id, _i.product_id, _i.sku, _i.name, _i.quantity, _i.unit_price
 
 
 class SqlOrderRepository:
+    checks_seen = False  # SQLite's ``BEGIN IMMEDIATE``: nothing read changes before ``add``
+
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 

@@ -139,6 +139,8 @@ ADD = {
 
 
 class PgOrderRepository(SqlOrderRepository):
+    checks_seen = True
+
     def _run(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         with _one_statement(self._conn.connection.dbapi_connection) as cursor:
             cursor.execute(sql, params)
