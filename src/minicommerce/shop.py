@@ -16,6 +16,7 @@ from minicommerce.carts.service import CartService
 from minicommerce.catalog.service import CatalogService
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
+from minicommerce.orders.rowcache import ROW_CACHE_SIZE
 from minicommerce.orders.service import DEFAULT_KEY_TTL, OrderService
 from minicommerce.settings import Settings
 from minicommerce.storage.engine import Database, open_database
@@ -38,6 +39,7 @@ class ShopOptions(TypedDict, total=False):
     clock: Clock
     idempotency_key_ttl: int
     idempotency_purge_every: int
+    order_row_cache: int
 
 
 class Shop:
@@ -65,6 +67,7 @@ class Shop:
         clock: Clock = utcnow,
         idempotency_key_ttl: int = DEFAULT_KEY_TTL,
         idempotency_purge_every: int = 1000,
+        order_row_cache: int = ROW_CACHE_SIZE,
     ) -> None:
         self._database = database
         self.currency = currency
@@ -83,6 +86,7 @@ class Shop:
             clock,
             key_ttl=idempotency_key_ttl,
             purge_every=idempotency_purge_every,
+            row_cache=order_row_cache,
         )
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(

@@ -515,7 +515,11 @@ def pg_shop(postgres_database_url: str) -> Iterator[Shop]:
     nothing can come in between there."""
     _truncate_postgres(postgres_database_url)
     with Shop.open(
-        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False
+        postgres_database_url,
+        secret_key=SECRET,
+        argon2=FAST_ARGON2,
+        migrate=False,
+        order_row_cache=0,  # every placement reads: these tests come in after the read
     ) as shop:
         yield shop
 
@@ -612,12 +616,23 @@ def test_order_total_is_the_exact_sum_of_its_lines(
 # --- remembered product rows (PostgreSQL drafts from them; SQLite always reads) -------------
 
 
+@pytest.fixture
+def pg_cache_shop(postgres_database_url: str) -> Iterator[Shop]:
+    """PostgreSQL with the remembered rows (the default)."""
+    _truncate_postgres(postgres_database_url)
+    with Shop.open(
+        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False
+    ) as shop:
+        yield shop
+
+
 @contextmanager
-def counted(shop: Shop) -> Iterator[dict[str, int]]:
-    """How often placement reads products and looks keys up (PostgreSQL's repository)."""
+def counted() -> Iterator[dict[str, int]]:
+    """How often placement reads products, looks keys up and reads rows to remember
+    (PostgreSQL's repository)."""
     from minicommerce.storage.postgres_orders import PgOrderRepository
 
-    calls = {"read": 0, "answered": 0}
+    calls = {"read": 0, "answered": 0, "live_rows": 0}
 
     def counting(name: str) -> Callable[..., Any]:
         original = getattr(PgOrderRepository, name)
@@ -634,25 +649,30 @@ def counted(shop: Shop) -> Iterator[dict[str, int]]:
         yield calls
 
 
-def test_a_repeat_order_is_one_statement(pg_shop: Shop) -> None:
-    uid = user(pg_shop)
-    mug, tote = product(pg_shop, "9.50"), product(pg_shop, "3.25", name="Tote")
-    pg_shop.orders.place(uid, request((mug.id, 1), (tote.id, 1)))
-    with counted(pg_shop) as calls:
-        order, created = pg_shop.orders.place(uid, request((tote.id, 2), (mug.id, 1)), "k1")
+def test_an_order_of_remembered_products_is_one_statement(pg_cache_shop: Shop) -> None:
+    shop = pg_cache_shop
+    uid = user(shop)
+    mug, tote = product(shop, "9.50"), product(shop, "3.25", name="Tote")
+    with counted() as calls:
+        order, created = shop.orders.place(uid, request((tote.id, 2), (mug.id, 1)), "k1")
         assert created
-        assert calls == {"read": 0, "answered": 0}  # only the checked write
+        # The first placement remembers the newest products; then only the checked write.
+        assert calls == {"read": 0, "answered": 0, "live_rows": 1}
+        shop.orders.place(uid, request((mug.id, 1)))
+        assert calls == {"read": 0, "answered": 0, "live_rows": 1}
         # A replay: the write finds the key taken; then the key's answer.
-        assert pg_shop.orders.place(uid, request((tote.id, 2), (mug.id, 1)), "k1") == (
-            order,
-            False,
-        )
-        assert calls == {"read": 0, "answered": 1}
+        replay = shop.orders.place(uid, request((tote.id, 2), (mug.id, 1)), "k1")
+        assert replay == (order, False)
+        assert calls == {"read": 0, "answered": 1, "live_rows": 1}
+        newer = product(shop, name="Newer")  # not remembered yet: read, then remembered
+        shop.orders.place(uid, request((newer.id, 1)))
+        shop.orders.place(uid, request((newer.id, 1)))
+        assert calls == {"read": 1, "answered": 1, "live_rows": 1}
     assert [(i.product_id, i.quantity, str(i.line_total)) for i in order.items] == [
         (mug.id, 1, "9.50"),
         (tote.id, 2, "6.50"),
     ]
-    assert (stock(pg_shop, mug.id), stock(pg_shop, tote.id)) == (8, 7)
+    assert (stock(shop, mug.id), stock(shop, tote.id), stock(shop, newer.id)) == (8, 8, 8)
 
 
 def test_a_price_changed_since_the_last_order_is_charged_new(shop: Shop) -> None:
@@ -668,16 +688,17 @@ def test_a_price_changed_since_the_last_order_is_charged_new(shop: Shop) -> None
     assert stock(shop, mug.id) == 7
 
 
-def test_the_stale_remembered_price_is_refused_by_the_write(pg_shop: Shop) -> None:
-    uid = user(pg_shop)
-    mug = product(pg_shop, "9.50")
-    pg_shop.orders.place(uid, request((mug.id, 1)))
-    pg_shop.catalog.update(mug.id, ProductChanges(price="8.00"))
-    with counted(pg_shop) as calls:
-        order, _ = pg_shop.orders.place(uid, request((mug.id, 1)), "k")
-        assert calls == {"read": 1, "answered": 1}  # the write refused: key, then a fresh read
+def test_the_stale_remembered_price_is_refused_by_the_write(pg_cache_shop: Shop) -> None:
+    shop = pg_cache_shop
+    uid = user(shop)
+    mug = product(shop, "9.50")
+    shop.orders.place(uid, request((mug.id, 1)))
+    shop.catalog.update(mug.id, ProductChanges(price="8.00"))
+    with counted() as calls:
+        order, _ = shop.orders.place(uid, request((mug.id, 1)), "k")
+        assert calls["read"] == calls["answered"] == 1  # refused: the key, then a fresh read
         assert str(order.total_amount) == "8.00"
-        pg_shop.orders.place(uid, request((mug.id, 1)))
+        shop.orders.place(uid, request((mug.id, 1)))
         assert calls["read"] == 1  # the fresh row is remembered now
 
 
@@ -711,15 +732,17 @@ def test_short_stock_is_refused_with_the_real_figure_and_restock_sells(shop: Sho
     assert stock(shop, mug.id) == 0
 
 
-def test_remembered_rows_are_bounded(pg_shop: Shop) -> None:
-    orders = OrderService(SqlUnitOfWorkFactory(pg_shop.database, "USD"), "USD", row_cache=2)
-    uid = user(pg_shop)
-    mugs = [product(pg_shop, name=f"Mug {n}") for n in range(3)]
-    for mug in mugs:
-        orders.place(uid, request((mug.id, 1)))
-    with counted(pg_shop) as calls:
+def test_remembered_rows_are_bounded(pg_cache_shop: Shop) -> None:
+    orders = OrderService(SqlUnitOfWorkFactory(pg_cache_shop.database, "USD"), "USD", row_cache=2)
+    uid = user(pg_cache_shop)
+    mugs = [product(pg_cache_shop, name=f"Mug {n}") for n in range(3)]
+    with counted() as calls:
         orders.place(uid, request((mugs[2].id, 1)))
         orders.place(uid, request((mugs[1].id, 1)))
-        assert calls["read"] == 0
-        orders.place(uid, request((mugs[0].id, 1)))  # the first one was let go
+        assert calls == {"read": 0, "answered": 0, "live_rows": 1}  # the newest two
+        orders.place(uid, request((mugs[0].id, 1)))  # read, and remembered instead of mugs[1]
+        orders.place(uid, request((mugs[0].id, 1)))
+        orders.place(uid, request((mugs[2].id, 1)))
         assert calls["read"] == 1
+        orders.place(uid, request((mugs[1].id, 1)))
+        assert calls["read"] == 2

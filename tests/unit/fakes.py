@@ -461,6 +461,13 @@ class MemoryOrders:
         ]
         return Seen(wanted, rows)
 
+    def live_rows(self, limit: int) -> list[StockRow]:
+        live = [row for _, row in sorted(self._state.products.items(), reverse=True) if _live(row)]
+        return [
+            StockRow(row["id"], row["sku"], row["name"], row["price"], row["stock_quantity"])
+            for row in live[:limit]
+        ]
+
     def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order:
         for item in draft.items:
             product = self._state.products[item.product_id]

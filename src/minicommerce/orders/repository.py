@@ -88,6 +88,11 @@ class OrderRepository(Protocol):
         them, as they are now."""
         ...
 
+    def live_rows(self, limit: int) -> list[StockRow]:
+        """Up to ``limit`` live products, the newest first: what a process remembers
+        before its first placement (only where :attr:`checks_seen`)."""
+        ...
+
     def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
         """Record ``draft``, made of ``seen``, if ``seen`` still holds (the products locked
         in ascending id order, so that concurrent orders cannot deadlock, are live with the

@@ -1,5 +1,8 @@
 """Product rows remembered from placement's reads, to draft the next order without a read.
 
+Filled once with the newest live products before a service's first placement, then by
+every read placement makes.
+
 Only for storage whose write checks what a draft was made of (``OrderRepository.checks_seen``):
 a remembered row that has changed since (price, name, SKU, archived, stock) makes the write
 answer ``Stale`` and the service reads afresh, so a remembered row can cost a retry, never a
@@ -11,7 +14,7 @@ fresh ones. The stock in a remembered row is the figure read then, a guess that 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from minicommerce.orders.placement import StockRow
 
@@ -32,6 +35,10 @@ class RowCache:
         self._rows: dict[int, StockRow] = {}
         self._lock = threading.Lock()
 
+    @property
+    def size(self) -> int:
+        return self._size
+
     def __len__(self) -> int:
         return len(self._rows)
 
@@ -49,7 +56,7 @@ class RowCache:
             rows.append(row)
         return rows
 
-    def remember(self, wanted: Mapping[int, int], rows: list[StockRow]) -> None:
+    def remember(self, wanted: Mapping[int, int], rows: Iterable[StockRow]) -> None:
         """What a fresh read found: ``rows``, the live products among ``wanted``; the
         wanted ones without a row (archived or gone) are forgotten."""
         if not self._size:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -27,7 +28,7 @@ from minicommerce.orders.models import (
     StatusChange,
 )
 from minicommerce.orders.placement import OrderDraft, draft_order, merge_lines
-from minicommerce.orders.repository import Answered, NewOrder, Seen
+from minicommerce.orders.repository import Answered, NewOrder, OrderRepository, Seen
 from minicommerce.orders.rowcache import ROW_CACHE_SIZE, RowCache
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id
 from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
@@ -51,10 +52,11 @@ class OrderService:
     or any failure records nothing, and no key.
 
     Where storage's ``add`` checks the rows it is given (``OrderRepository.checks_seen``),
-    explicit lines are first drafted from the products this service remembers from its
-    earlier reads (up to ``row_cache`` of them, ``orders.rowcache``) and the key is
-    claimed by ``add`` itself: one round trip when nothing changed; a changed row costs a
-    retry from a fresh read, and refusals are only ever made of fresh rows.
+    explicit lines are first drafted from the products this service remembers (up to
+    ``row_cache`` of them, ``orders.rowcache``: the newest live ones, read once before the
+    first placement, and those of its reads since), and the key is claimed by ``add``
+    itself: one round trip when nothing changed. A changed row costs a retry from a fresh
+    read, and refusals are only ever made of fresh rows. ``row_cache=0`` turns this off.
 
     With a key, every ``purge_every``-th placement of this service also forgets up to
     ``purge_batch`` keys older than ``key_ttl`` seconds, in a unit of work of its own.
@@ -79,6 +81,8 @@ class OrderService:
         self._purge_batch = purge_batch
         self._placements = itertools.count(1)
         self._rows = RowCache(row_cache)
+        self._warm = False
+        self._warming = threading.Lock()
 
     def place(
         self, user_id: int, request: PlaceOrder, idempotency_key: str | None = None
@@ -106,6 +110,8 @@ class OrderService:
             # attempt failed (``add`` claims it, or says it is taken): one round trip when
             # nothing changed. Elsewhere the key comes first and every draft is of a read.
             checks = orders.checks_seen
+            if checks and not self._warm:
+                self._warm_up(orders)
             remembered = self._remembered(new.lines) if checks else None
             for attempt in range(MAX_ATTEMPTS):
                 if key is not None and fingerprint is not None and (attempt or not checks):
@@ -150,6 +156,14 @@ class OrderService:
         if order is None:  # pragma: no cover - the key goes with its order
             raise NotFound(_RESOURCE, answered.order_id)
         return order
+
+    def _warm_up(self, orders: OrderRepository) -> None:
+        """Remember the newest live products before the first placement: one read, and
+        a process's first orders need no read of their own."""
+        with self._warming:
+            if not self._warm and self._rows.size:
+                self._rows.remember({}, reversed(orders.live_rows(self._rows.size)))
+                self._warm = True
 
     def _remembered(self, lines: Mapping[int, int] | None) -> Seen | None:
         """Explicit lines whose products are all remembered, as if just read."""

@@ -79,6 +79,12 @@ class SqlOrderRepository:
         )
         return Seen(wanted, [StockRow(**row._mapping) for row in rows])
 
+    def live_rows(self, limit: int) -> list[StockRow]:
+        rows = self._conn.execute(
+            sa.select(*_STOCK).where(_p.deleted_at.is_(None)).order_by(_p.id.desc()).limit(limit)
+        )
+        return [StockRow(**row._mapping) for row in rows]
+
     def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
         order_id = self._conn.execute(
             sa.insert(orders)
