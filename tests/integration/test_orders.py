@@ -746,3 +746,14 @@ def test_remembered_rows_are_bounded(pg_cache_shop: Shop) -> None:
         assert calls["read"] == 1
         orders.place(uid, request((mugs[1].id, 1)))
         assert calls["read"] == 2
+
+
+def test_live_rows_are_the_newest_live_products(shop: Shop) -> None:
+    mugs = [product(shop, f"{n}.50", stock=n, name=f"Mug {n}") for n in range(1, 5)]
+    shop.catalog.delete(mugs[2].id)
+    with SqlUnitOfWorkFactory(shop.database, "USD")(write=False) as uow:
+        rows = uow.orders.live_rows(2)
+    assert [(r.id, r.name, str(r.price), r.stock_quantity) for r in rows] == [
+        (mugs[3].id, "Mug 4", "4.50", 4),
+        (mugs[1].id, "Mug 2", "2.50", 2),
+    ]
