@@ -17,6 +17,7 @@ from minicommerce.catalog.service import CatalogService, ImageLimits
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
 from minicommerce.media import DirectoryMediaStorage, MediaStorage, UnconfiguredMediaStorage
+from minicommerce.orders.rowcache import ROW_CACHE_SIZE
 from minicommerce.orders.service import DEFAULT_KEY_TTL, OrderService
 from minicommerce.settings import Settings, default_media_dir
 from minicommerce.storage.availability import database_unavailable, is_unavailable
@@ -44,6 +45,7 @@ class ShopOptions(TypedDict, total=False):
     media: MediaStorage | None
     image_limits: ImageLimits | None
     low_stock_threshold: int
+    order_row_cache: int
 
 
 class Shop:
@@ -75,6 +77,7 @@ class Shop:
         media: MediaStorage | None = None,
         image_limits: ImageLimits | None = None,
         low_stock_threshold: int = 5,
+        order_row_cache: int = ROW_CACHE_SIZE,
     ) -> None:
         self._database = database
         self.currency = currency
@@ -96,6 +99,7 @@ class Shop:
             key_ttl=idempotency_key_ttl,
             purge_every=idempotency_purge_every,
             low_stock_threshold=low_stock_threshold,
+            row_cache=order_row_cache,
         )
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(

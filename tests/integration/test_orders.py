@@ -30,7 +30,9 @@ from minicommerce import (
 )
 from minicommerce.errors import EmptyCartError, IdempotencyKeyReused
 from minicommerce.orders.models import MAX_ORDER_TOTAL, OrderStatus, PlaceOrder
+from minicommerce.orders.service import OrderService
 from minicommerce.storage.tables import idempotency_keys
+from minicommerce.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
 
 ADDRESS: dict[str, Any] = {
@@ -513,7 +515,11 @@ def pg_shop(postgres_database_url: str) -> Iterator[Shop]:
     nothing can come in between there."""
     _truncate_postgres(postgres_database_url)
     with Shop.open(
-        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False
+        postgres_database_url,
+        secret_key=SECRET,
+        argon2=FAST_ARGON2,
+        migrate=False,
+        order_row_cache=0,  # every placement reads: these tests come in after the read
     ) as shop:
         yield shop
 
@@ -605,3 +611,149 @@ def test_order_total_is_the_exact_sum_of_its_lines(
     assert order.total_amount == sum(i.line_total for i in order.items)
     assert all(i.line_total == i.unit_price * i.quantity for i in order.items)
     assert shop.orders.get(uid, order.id).total_amount == expected
+
+
+# --- remembered product rows (PostgreSQL drafts from them; SQLite always reads) -------------
+
+
+@pytest.fixture
+def pg_cache_shop(postgres_database_url: str) -> Iterator[Shop]:
+    """PostgreSQL with the remembered rows (the default)."""
+    _truncate_postgres(postgres_database_url)
+    with Shop.open(
+        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False
+    ) as shop:
+        yield shop
+
+
+@contextmanager
+def counted() -> Iterator[dict[str, int]]:
+    """How often placement reads products, looks keys up and reads rows to remember
+    (PostgreSQL's repository)."""
+    from minicommerce.storage.postgres_orders import PgOrderRepository
+
+    calls = {"read": 0, "answered": 0, "live_rows": 0}
+
+    def counting(name: str) -> Callable[..., Any]:
+        original = getattr(PgOrderRepository, name)
+
+        def call(self: PgOrderRepository, *args: Any) -> Any:
+            calls[name] += 1
+            return original(self, *args)
+
+        return call
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in calls:
+            patch.setattr(PgOrderRepository, name, counting(name))
+        yield calls
+
+
+def test_an_order_of_remembered_products_is_one_statement(pg_cache_shop: Shop) -> None:
+    shop = pg_cache_shop
+    uid = user(shop)
+    mug, tote = product(shop, "9.50"), product(shop, "3.25", name="Tote")
+    with counted() as calls:
+        order, created = shop.orders.place(uid, request((tote.id, 2), (mug.id, 1)), "k1")
+        assert created
+        # The first placement remembers the newest products; then only the checked write.
+        assert calls == {"read": 0, "answered": 0, "live_rows": 1}
+        shop.orders.place(uid, request((mug.id, 1)))
+        assert calls == {"read": 0, "answered": 0, "live_rows": 1}
+        # A replay: the write finds the key taken; then the key's answer.
+        replay = shop.orders.place(uid, request((tote.id, 2), (mug.id, 1)), "k1")
+        assert replay == (order, False)
+        assert calls == {"read": 0, "answered": 1, "live_rows": 1}
+        newer = product(shop, name="Newer")  # not remembered yet: read, then remembered
+        shop.orders.place(uid, request((newer.id, 1)))
+        shop.orders.place(uid, request((newer.id, 1)))
+        assert calls == {"read": 1, "answered": 1, "live_rows": 1}
+    assert [(i.product_id, i.quantity, str(i.line_total)) for i in order.items] == [
+        (mug.id, 1, "9.50"),
+        (tote.id, 2, "6.50"),
+    ]
+    assert (stock(shop, mug.id), stock(shop, tote.id), stock(shop, newer.id)) == (8, 8, 8)
+
+
+def test_a_price_changed_since_the_last_order_is_charged_new(shop: Shop) -> None:
+    uid = user(shop)
+    mug = product(shop, "9.50")
+    first, _ = shop.orders.place(uid, request((mug.id, 1)))
+    shop.catalog.update(mug.id, ProductChanges(price="12.00", name="Big mug"))
+    order, _ = shop.orders.place(uid, request((mug.id, 2)), "k")
+    assert str(first.items[0].unit_price) == "9.50"
+    assert (order.items[0].name, str(order.items[0].unit_price)) == ("Big mug", "12.00")
+    assert str(order.total_amount) == "24.00"
+    assert shop.orders.get(uid, order.id) == order
+    assert stock(shop, mug.id) == 7
+
+
+def test_the_stale_remembered_price_is_refused_by_the_write(pg_cache_shop: Shop) -> None:
+    shop = pg_cache_shop
+    uid = user(shop)
+    mug = product(shop, "9.50")
+    shop.orders.place(uid, request((mug.id, 1)))
+    shop.catalog.update(mug.id, ProductChanges(price="8.00"))
+    with counted() as calls:
+        order, _ = shop.orders.place(uid, request((mug.id, 1)), "k")
+        assert calls["read"] == calls["answered"] == 1  # refused: the key, then a fresh read
+        assert str(order.total_amount) == "8.00"
+        shop.orders.place(uid, request((mug.id, 1)))
+        assert calls["read"] == 1  # the fresh row is remembered now
+
+
+def test_an_archived_product_is_refused_after_it_was_ordered(shop: Shop) -> None:
+    uid = user(shop)
+    mug, tote = product(shop), product(shop, name="Tote")
+    keyed, _ = shop.orders.place(uid, request((mug.id, 1)), "before")
+    shop.orders.place(uid, request((mug.id, 1), (tote.id, 1)))
+    shop.catalog.delete(mug.id)
+    for _ in range(2):  # the second time too: the archived row is not remembered
+        with pytest.raises(NotFound) as info:
+            shop.orders.place(uid, request((mug.id, 1), (tote.id, 1)))
+        assert info.value.identifier == mug.id
+    assert shop.orders.place(uid, request((mug.id, 1)), "before") == (keyed, False)
+    assert stock(shop, tote.id) == 9
+    assert len(shop.orders.list(uid).items) == 2
+
+
+def test_short_stock_is_refused_with_the_real_figure_and_restock_sells(shop: Shop) -> None:
+    uid, other = user(shop), user(shop)
+    mug = product(shop, stock=5)
+    shop.orders.place(uid, request((mug.id, 1)))  # remembered with 5 in stock (PostgreSQL)
+    shop.orders.place(other, request((mug.id, 3)))
+    with pytest.raises(InsufficientStock) as info:
+        shop.orders.place(uid, request((mug.id, 2)))
+    assert [(s.requested, s.available) for s in info.value.items] == [(2, 1)]
+    shop.orders.place(other, request((mug.id, 1)))  # remembered with 1, then 0 left
+    shop.catalog.update(mug.id, ProductChanges(stock_quantity=4))
+    order, _ = shop.orders.place(uid, request((mug.id, 4)))  # not refused on the old 0
+    assert order.items[0].quantity == 4
+    assert stock(shop, mug.id) == 0
+
+
+def test_remembered_rows_are_bounded(pg_cache_shop: Shop) -> None:
+    orders = OrderService(SqlUnitOfWorkFactory(pg_cache_shop.database, "USD"), "USD", row_cache=2)
+    uid = user(pg_cache_shop)
+    mugs = [product(pg_cache_shop, name=f"Mug {n}") for n in range(3)]
+    with counted() as calls:
+        orders.place(uid, request((mugs[2].id, 1)))
+        orders.place(uid, request((mugs[1].id, 1)))
+        assert calls == {"read": 0, "answered": 0, "live_rows": 1}  # the newest two
+        orders.place(uid, request((mugs[0].id, 1)))  # read, and remembered instead of mugs[1]
+        orders.place(uid, request((mugs[0].id, 1)))
+        orders.place(uid, request((mugs[2].id, 1)))
+        assert calls["read"] == 1
+        orders.place(uid, request((mugs[1].id, 1)))
+        assert calls["read"] == 2
+
+
+def test_live_rows_are_the_newest_live_products(shop: Shop) -> None:
+    mugs = [product(shop, f"{n}.50", stock=n, name=f"Mug {n}") for n in range(1, 5)]
+    shop.catalog.delete(mugs[2].id)
+    with SqlUnitOfWorkFactory(shop.database, "USD")(write=False) as uow:
+        rows = uow.orders.live_rows(2)
+    assert [(r.id, r.name, str(r.price), r.stock_quantity) for r in rows] == [
+        (mugs[3].id, "Mug 4", "4.50", 4),
+        (mugs[1].id, "Mug 2", "2.50", 2),
+    ]

@@ -538,6 +538,8 @@ class MemoryCarts:
 
 
 class MemoryOrders:
+    checks_seen = False
+
     def __init__(self, state: State) -> None:
         self._state = state
 
@@ -582,6 +584,13 @@ class MemoryOrders:
             if (row := self._state.products.get(product_id)) is not None and _live(row)
         ]
         return Seen(wanted, rows)
+
+    def live_rows(self, limit: int) -> list[StockRow]:
+        live = [row for _, row in sorted(self._state.products.items(), reverse=True) if _live(row)]
+        return [
+            StockRow(row["id"], row["sku"], row["name"], row["price"], row["stock_quantity"])
+            for row in live[:limit]
+        ]
 
     def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order:
         for item in draft.items:

@@ -82,6 +82,12 @@ class OrderRepository(Protocol):
     the draft was made of, and answers :class:`Stale` when they are not.
     """
 
+    checks_seen: bool
+    """Whether ``add`` checks that ``seen`` still holds (answering :class:`Stale` when it
+    does not) and claims the key itself (answering :class:`KeyTaken`, never failing, when
+    it was used). Then the service may draft from rows it remembers instead of reading,
+    and look the key up only after a failed attempt."""
+
     def answered(self, user_id: int, key: str) -> Answered | None:
         """The earlier answer to the user's idempotency key, if it was used."""
         ...
@@ -89,6 +95,11 @@ class OrderRepository(Protocol):
     def read(self, user_id: int, lines: Mapping[int, int] | None) -> Seen:
         """The wanted lines (``None``: the user's cart lines) and the live products among
         them, as they are now."""
+        ...
+
+    def live_rows(self, limit: int) -> list[StockRow]:
+        """Up to ``limit`` live products, the newest first: what a process remembers
+        before its first placement (only where :attr:`checks_seen`)."""
         ...
 
     def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -33,7 +35,8 @@ from minicommerce.orders.models import (
     StatusChange,
 )
 from minicommerce.orders.placement import OrderDraft, draft_order, merge_lines
-from minicommerce.orders.repository import Answered, NewOrder
+from minicommerce.orders.repository import Answered, NewOrder, OrderRepository, Seen
+from minicommerce.orders.rowcache import ROW_CACHE_SIZE, RowCache
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id
 from minicommerce.text import CONTROL_MESSAGE, has_control
 from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
@@ -56,6 +59,13 @@ class OrderService:
     (then again from the read) or the key was taken meanwhile (then its answer). A refusal
     or any failure records nothing, and no key.
 
+    Where storage's ``add`` checks the rows it is given (``OrderRepository.checks_seen``),
+    explicit lines are first drafted from the products this service remembers (up to
+    ``row_cache`` of them, ``orders.rowcache``: the newest live ones, read once before the
+    first placement, and those of its reads since), and the key is claimed by ``add``
+    itself: one round trip when nothing changed. A changed row costs a retry from a fresh
+    read, and refusals are only ever made of fresh rows. ``row_cache=0`` turns this off.
+
     With a key, every ``purge_every``-th placement of this service also forgets up to
     ``purge_batch`` keys older than ``key_ttl`` seconds, in a unit of work of its own.
     """
@@ -70,6 +80,7 @@ class OrderService:
         purge_every: int = 1000,
         purge_batch: int = 1000,
         low_stock_threshold: int = 5,
+        row_cache: int = ROW_CACHE_SIZE,
     ) -> None:
         self._uow = uow
         self._currency = currency
@@ -79,6 +90,9 @@ class OrderService:
         self._purge_batch = purge_batch
         self._placements = itertools.count(1)
         self.low_stock_threshold = low_stock_threshold
+        self._rows = RowCache(row_cache)
+        self._warm = False
+        self._warming = threading.Lock()
 
     def place(
         self, user_id: int, request: PlaceOrder, idempotency_key: str | None = None
@@ -104,17 +118,34 @@ class OrderService:
         if next(self._placements) % self._purge_every == 0:
             self.purge_idempotency_keys(self._purge_batch)
         with self._uow(write=True) as uow:
+            orders = uow.orders
             key, fingerprint = new.idempotency_key, new.fingerprint
-            for _ in range(MAX_ATTEMPTS):
-                if key is not None and fingerprint is not None:
-                    answered = uow.orders.answered(user_id, key)
+            # Where ``add`` checks what it is given (PostgreSQL), the first attempt drafts
+            # from remembered rows when it can, and the key is looked up only once an
+            # attempt failed (``add`` claims it, or says it is taken): one round trip when
+            # nothing changed. Elsewhere the key comes first and every draft is of a read.
+            checks = orders.checks_seen
+            if checks and not self._warm:
+                self._warm_up(orders)
+            remembered = self._remembered(new.lines) if checks else None
+            for attempt in range(MAX_ATTEMPTS):
+                if key is not None and fingerprint is not None and (attempt or not checks):
+                    answered = orders.answered(user_id, key)
                     if answered is not None:
                         return self._replay(uow, user_id, fingerprint, answered), False
-                seen = uow.orders.read(user_id, new.lines)
+                if remembered is not None:
+                    seen, remembered, fresh = remembered, None, False
+                else:
+                    seen, fresh = orders.read(user_id, new.lines), True
+                    if checks:
+                        self._rows.remember(seen.wanted, seen.rows)
                 drafted = draft_order(seen.wanted, seen.rows, from_cart=new.lines is None)
                 if not isinstance(drafted, OrderDraft):
-                    break
-                added = uow.orders.add(new, drafted, seen)
+                    # A refusal stands when made of fresh rows after the key was looked up.
+                    if fresh and (key is None or attempt or not checks):
+                        break
+                    continue
+                added = orders.add(new, drafted, seen)
                 if isinstance(added, Order):
                     uow.commit()
                     return added, True
@@ -140,6 +171,21 @@ class OrderService:
         if order is None:  # pragma: no cover - the key goes with its order
             raise NotFound(_RESOURCE, answered.order_id)
         return order
+
+    def _warm_up(self, orders: OrderRepository) -> None:
+        """Remember the newest live products before the first placement: one read, and
+        a process's first orders need no read of their own."""
+        with self._warming:
+            if not self._warm and self._rows.size:
+                self._rows.remember({}, reversed(orders.live_rows(self._rows.size)))
+                self._warm = True
+
+    def _remembered(self, lines: Mapping[int, int] | None) -> Seen | None:
+        """Explicit lines whose products are all remembered, as if just read."""
+        if not lines:
+            return None
+        rows = self._rows.rows_for(lines)
+        return None if rows is None else Seen(dict(lines), rows)
 
     def purge_idempotency_keys(self, limit: int | None = None) -> int:
         """Forget idempotency keys older than the retention (``key_ttl``): up to ``limit``

@@ -42,6 +42,8 @@ _ITEM = (_i.order_id, _i.product_id, _i.sku, _i.name, _i.quantity, _i.unit_price
 
 
 class SqlOrderRepository:
+    checks_seen = False  # SQLite's ``BEGIN IMMEDIATE``: nothing read changes before ``add``
+
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
@@ -102,6 +104,12 @@ class SqlOrderRepository:
             .order_by(_p.id)
         )
         return Seen(wanted, [StockRow(**row._mapping) for row in rows])
+
+    def live_rows(self, limit: int) -> list[StockRow]:
+        rows = self._conn.execute(
+            sa.select(*_STOCK).where(_p.deleted_at.is_(None)).order_by(_p.id.desc()).limit(limit)
+        )
+        return [StockRow(**row._mapping) for row in rows]
 
     def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
         order_id = self._conn.execute(

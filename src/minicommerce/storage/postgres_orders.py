@@ -49,6 +49,10 @@ SELECT id, sku, name, price, stock_quantity FROM products
 WHERE id = ANY (%(ids)s::bigint[]) AND deleted_at IS NULL
 ORDER BY id
 """
+_LIVE_ROWS = """
+SELECT id, sku, name, price, stock_quantity FROM products
+WHERE deleted_at IS NULL ORDER BY id DESC LIMIT %(limit)s
+"""
 _READ_CART = """
 SELECT c.product_id, c.quantity, p.id, p.sku, p.name, p.price, p.stock_quantity
 FROM cart_items c
@@ -139,6 +143,8 @@ ADD = {
 
 
 class PgOrderRepository(SqlOrderRepository):
+    checks_seen = True
+
     def _run(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         with _one_statement(self._conn.connection.dbapi_connection) as cursor:
             cursor.execute(sql, params)
@@ -169,6 +175,9 @@ class PgOrderRepository(SqlOrderRepository):
                     )
                 )
         return Seen(wanted, stock)
+
+    def live_rows(self, limit: int) -> list[StockRow]:
+        return [StockRow(**row) for row in self._run(_LIVE_ROWS, {"limit": limit})]
 
     def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
         items = draft.items
