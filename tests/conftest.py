@@ -161,3 +161,10 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread for as long as its browser lives, and tests that call ``asyncio.run`` cannot
+    run beside it."""
+    items.sort(key=lambda item: "browser" in item.path.parts)

@@ -31,6 +31,7 @@ from litestar.openapi.plugins import (
 
 from minicommerce.commands import Command, Part
 from minicommerce.pagination import MAX_CURSOR_LENGTH
+from minicommerce.orders.models import MAX_LOW_STOCK
 from minicommerce.text import TEXT_PATTERN
 from minicommerce_server.problems import (
     GENERIC_CODES,
@@ -72,6 +73,8 @@ SEARCH = {"type": "string", "maxLength": 200, "pattern": TEXT_PATTERN}
 PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("query", "cursor"): CURSOR,
     ("query", "q"): SEARCH,
+    # Optional integers: Litestar documents ``int | None`` without the bounds it checks.
+    ("query", "low_stock"): {"type": "integer", "minimum": 0, "maximum": MAX_LOW_STOCK},
     ("header", "If-Match"): IF_MATCH,
     ("header", "Idempotency-Key"): IDEMPOTENCY_KEY,
 }
@@ -80,6 +83,7 @@ PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
 EVERY_OPERATION = (500,)
 EVERY_API_OPERATION = (429, 503)
 WITH_JSON_BODY = (400, 413, 415, 422)
+WITH_FORM_BODY = (400, 413, 415, 422)
 WITH_PATH_PARAMETERS = (404,)
 WITH_TOKEN = (401,)
 
@@ -148,6 +152,8 @@ def _exact_responses(path: str, method: str, operation: dict[str, Any]) -> None:
         needed += EVERY_API_OPERATION
         if _takes_json(operation):
             needed += WITH_JSON_BODY
+        elif "requestBody" in operation:  # a form: malformed is a 400, too large a 413
+            needed += WITH_FORM_BODY
         if any(p["in"] == "path" for p in operation.get("parameters", ())):
             needed += WITH_PATH_PARAMETERS
         if operation.get("security"):

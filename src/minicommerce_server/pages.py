@@ -152,8 +152,8 @@ def static_site(path_prefix: str, directory: Path, *, csp: str | None = None) ->
     """A router serving the site in ``directory`` at ``path_prefix`` (see the module)."""
     site = Site.load(path_prefix, directory)
     headers = {
+        # X-Content-Type-Options comes from the edge middleware, on every response.
         "Content-Security-Policy": csp or content_security_policy(),
-        "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
         "Cross-Origin-Opener-Policy": "same-origin",
     }

@@ -120,7 +120,8 @@ def test_the_reference_gives_each_route_its_statuses(
     for route, (success, failures) in schema_routes(schema).items():
         assert documented[route][0] == success, route
         stated_once = STATED_ONCE if route[1].startswith("/api/v1/") else {500}
-        assert documented[route][1] == failures - stated_once, route
+        # A row may name a status stated once when it has a code of its own to give.
+        assert documented[route][1] - stated_once == failures - stated_once, route
 
 
 def test_what_the_reference_states_once_holds_for_every_api_route(

@@ -177,7 +177,7 @@ def test_the_schema_documents_400_and_415_for_every_json_body(client: Client) ->
             if "application/json" in body:
                 checked += 1
                 assert {"400", "415"} <= documented, (method, path)
-            else:
+            elif not body:
                 assert "415" not in documented, (method, path)
     assert checked >= 12
 

@@ -94,7 +94,7 @@ class ImageChanges(Changes):
     image; the others shift to make room, and a position past the end means last)."""
 
     alt: AltText | None = None
-    position: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)] | None = None
+    position: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK), WHOLE_NUMBER] | None = None
 
 
 class NewProduct(Command):
