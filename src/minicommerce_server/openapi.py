@@ -73,8 +73,11 @@ SEARCH = {"type": "string", "maxLength": 200, "pattern": TEXT_PATTERN}
 PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("query", "cursor"): CURSOR,
     ("query", "q"): SEARCH,
-    # Optional integers: Litestar documents ``int | None`` without the bounds it checks.
-    ("query", "low_stock"): {"type": "integer", "minimum": 0, "maximum": MAX_LOW_STOCK},
+    # An optional integer: Litestar documents ``int | None`` without the bounds it checks
+    # (and takes ``null`` for none, as it says).
+    ("query", "low_stock"): {
+        "oneOf": [{"type": "integer", "minimum": 0, "maximum": MAX_LOW_STOCK}, {"type": "null"}]
+    },
     ("header", "If-Match"): IF_MATCH,
     ("header", "Idempotency-Key"): IDEMPOTENCY_KEY,
 }

@@ -45,18 +45,21 @@ class ShiftedClock:
         return utcnow() + self.offset
 
     def expire_access_tokens_until_a_refresh(self) -> None:
-        """Access tokens issued from now on are expired by the wall clock, until the next
-        ``POST /auth/refresh`` (which then issues good ones)."""
+        """The next login's tokens are issued an hour ago, so the server (which checks
+        expiry by the same clock, back at the present) finds its access token expired;
+        ``until_refresh`` stays set until the next ``POST /auth/refresh``."""
         self.offset = -timedelta(hours=1)
         self.until_refresh = True
 
 
 def _resetting_clock_on_refresh(app: ASGIApp, clock: ShiftedClock) -> ASGIApp:
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if clock.until_refresh and scope.get("path") == "/api/v1/auth/refresh":
-            clock.offset = timedelta(0)
+        path = scope.get("path")
+        if clock.until_refresh and path == "/api/v1/auth/refresh":
             clock.until_refresh = False
         await app(scope, receive, send)
+        if clock.until_refresh and path == "/api/v1/auth/login":
+            clock.offset = timedelta(0)  # back to the present: the new token is stale
 
     return wrapped
 
