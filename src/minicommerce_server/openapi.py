@@ -30,8 +30,8 @@ from litestar.openapi.plugins import (
 )
 
 from minicommerce.commands import Command, Part
-from minicommerce.pagination import MAX_CURSOR_LENGTH
 from minicommerce.orders.models import MAX_LOW_STOCK
+from minicommerce.pagination import MAX_CURSOR_LENGTH
 from minicommerce.text import TEXT_PATTERN
 from minicommerce_server.problems import (
     GENERIC_CODES,
