@@ -372,6 +372,13 @@ def test_an_image_uploaded_in_the_dashboard_is_on_the_product(
     images = live.call("GET", f"/products/{product.id}", "").json()["images"]
     assert [image["alt"] for image in images] == ["A blue teapot", "A red teapot"]
     assert httpx.get(live.url + images[0]["url"]).status_code == 200
+    # And a customer sees it on the storefront's product page, loaded under its CSP.
+    shopper = new_page(PHONE)
+    shopper.goto(live.url + f"/products/{product.id}")
+    picture = shopper.get_by_role("img", name="A blue teapot")
+    expect(picture).to_be_visible()
+    expect(picture).to_have_js_property("complete", True)
+    assert picture.evaluate("img => img.naturalWidth") > 0
 
     # The image is still editable after a change of the product's fields (no false 412).
     page.get_by_label("Price").fill("29.00")
