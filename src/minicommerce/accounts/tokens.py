@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from jwt.types import Options
 
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import InvalidToken
@@ -17,7 +18,12 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: lets a verifier tell an access token f
 REFRESH_PREFIX = "rt_"
 _REQUIRED = ["exp", "iat", "jti", "iss", "aud", "sub", "sid"]
 # Times are checked here against the injected clock, not by PyJWT against the system's.
-_OPTIONS = {"require": _REQUIRED, "verify_exp": False, "verify_iat": False, "verify_nbf": False}
+_OPTIONS: Options = {
+    "require": _REQUIRED,
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+}
 _VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -113,7 +119,7 @@ class AccessTokenCodec:
                 algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
-                options=_OPTIONS,  # type: ignore[arg-type]
+                options=_OPTIONS,
             )
         except jwt.PyJWTError:
             raise InvalidToken("The access token is invalid.") from None
