@@ -85,8 +85,7 @@ PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
 # Statuses that every operation of a kind can answer, whatever its declaration says.
 EVERY_OPERATION = (500,)
 EVERY_API_OPERATION = (429, 503)
-WITH_JSON_BODY = (400, 413, 415, 422)
-WITH_FORM_BODY = (400, 413, 415, 422)
+WITH_BODY = (400, 413, 415, 422)  # JSON or a form: malformed, too large, wrong type, invalid
 WITH_PATH_PARAMETERS = (404,)
 WITH_TOKEN = (401,)
 
@@ -153,10 +152,8 @@ def _exact_responses(path: str, method: str, operation: dict[str, Any]) -> None:
     needed: list[int] = list(EVERY_OPERATION)
     if api:
         needed += EVERY_API_OPERATION
-        if _takes_json(operation):
-            needed += WITH_JSON_BODY
-        elif "requestBody" in operation:  # a form: malformed is a 400, too large a 413
-            needed += WITH_FORM_BODY
+        if "requestBody" in operation:
+            needed += WITH_BODY
         if any(p["in"] == "path" for p in operation.get("parameters", ())):
             needed += WITH_PATH_PARAMETERS
         if operation.get("security"):
@@ -180,10 +177,6 @@ def _exact_responses(path: str, method: str, operation: dict[str, Any]) -> None:
         if _is_problem(response):
             _finish_problem(int(key), response)
     operation["responses"] = dict(sorted(responses.items()))
-
-
-def _takes_json(operation: dict[str, Any]) -> bool:
-    return "application/json" in operation.get("requestBody", {}).get("content", {})
 
 
 def _is_problem(response: dict[str, Any]) -> bool:
