@@ -31,11 +31,13 @@ def require_psycopg() -> None:
         raise _missing("psycopg", "postgres", "A PostgreSQL database URL") from exc
 
 
-def open_redis(url: str) -> redis.Redis:
-    """A Redis client for ``url`` (``redis://host:port/db``), with short timeouts so that a
-    Redis that does not answer fails a request quickly instead of holding it."""
+def open_redis(url: str, timeout: float = 2.0) -> redis.Redis:
+    """A Redis client for ``url`` (``redis://host:port/db``), with short timeouts (seconds)
+    so that a Redis that does not answer fails a request quickly instead of holding it."""
     try:
         from redis import Redis
     except ImportError as exc:
         raise _missing("redis", "redis", "A Redis URL") from exc
-    return Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+    return Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+    )

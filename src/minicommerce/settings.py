@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minicommerce.errors import ConfigurationError
@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     idempotency_key_ttl: Annotated[int, Field(ge=86_400)] = 86_400
     media_dir: Path | None = None
     media_url: Annotated[str, Field(min_length=1)] = "/media/"
+    database_replica_urls: str = ""
+    # Seconds (docs/settings.md): a replica further behind is skipped; its health is
+    # probed in the background this often.
+    replica_max_lag: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    replica_probe_interval: Annotated[float, Field(ge=0.05, le=60)] = 0.5
+    database_pgbouncer: bool = False
     media_max_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 10 * 1024 * 1024
     media_max_pixels: Annotated[int, Field(ge=1, le=1_000_000_000)] = 40_000_000
     low_stock_threshold: Annotated[int, Field(ge=0, le=100_000)] = 5
@@ -62,6 +68,27 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         normalise_url(value)
         return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _postgres_replicas(cls, value: str) -> str:
+        for url in _split(value):
+            if normalise_url(url).get_backend_name() != "postgresql":
+                raise ValueError("read replicas must be postgresql:// URLs")
+        return value
+
+    @model_validator(mode="after")
+    def _postgres_for_replicas(self) -> Settings:
+        if (self.replica_urls or self.database_pgbouncer) and self.is_sqlite:
+            raise ValueError(
+                "MINICOMMERCE_DATABASE_REPLICA_URLS and MINICOMMERCE_DATABASE_PGBOUNCER "
+                "need a PostgreSQL MINICOMMERCE_DATABASE_URL"
+            )
+        return self
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return _split(self.database_replica_urls)
 
     @field_validator("media_url")
     @classmethod
@@ -149,6 +176,10 @@ class Settings(BaseSettings):
             path,
         )
         return secret
+
+
+def _split(urls: str) -> list[str]:
+    return [url.strip() for url in urls.split(",") if url.strip()]
 
 
 def default_media_dir(database_url: str) -> Path | None:

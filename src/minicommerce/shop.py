@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self, TypedDict, Unpack
 
@@ -21,9 +22,10 @@ from minicommerce.orders.rowcache import ROW_CACHE_SIZE
 from minicommerce.orders.service import DEFAULT_KEY_TTL, OrderService
 from minicommerce.settings import Settings, default_media_dir
 from minicommerce.storage.availability import database_unavailable, is_unavailable
-from minicommerce.storage.engine import Database, Timeouts, open_database
+from minicommerce.storage.engine import Database, Timeouts, check_session, open_database
 from minicommerce.storage.migrate import current_revision, head_revision, upgrade
-from minicommerce.storage.unit_of_work import SqlUnitOfWorkFactory
+from minicommerce.storage.positions import RedisPositions, WritePositions
+from minicommerce.storage.unit_of_work import SqlUnitOfWorkFactory, position_ttl
 from minicommerce.uow import UnitOfWorkFactory
 
 
@@ -80,6 +82,7 @@ class Shop:
         order_row_cache: int = ROW_CACHE_SIZE,
     ) -> None:
         self._database = database
+        self._positions: WritePositions | None = None
         self.currency = currency
         self.media: MediaStorage = media or UnconfiguredMediaStorage()
         hasher = PasswordHasher(argon2)
@@ -120,11 +123,22 @@ class Shop:
         return self._database
 
     @classmethod
-    def over(cls, database: Database, **options: Unpack[ShopOptions]) -> Self:
+    def over(
+        cls,
+        database: Database,
+        *,
+        positions: WritePositions | None = None,
+        **options: Unpack[ShopOptions],
+    ) -> Self:
         """A shop on an open :class:`~minicommerce.storage.engine.Database` (its schema up
-        to date); the shop disposes of it when closed."""
+        to date); the shop disposes of it when closed. ``positions`` keeps where users'
+        writes left the primary, for read replicas (in process when ``None``); the shop
+        closes it too."""
         currency = options.get("currency", "USD")
-        return cls(uow=SqlUnitOfWorkFactory(database, currency), database=database, **options)
+        uow = SqlUnitOfWorkFactory(database, currency, positions)
+        shop = cls(uow=uow, database=database, **options)
+        shop._positions = positions
+        return shop
 
     @classmethod
     def open(
@@ -135,6 +149,11 @@ class Shop:
         pool_size: int = 10,
         timeouts: Timeouts | None = None,
         sqlite_synchronous: str = "full",
+        pgbouncer: bool = False,
+        replica_urls: Sequence[str] = (),
+        replica_max_lag: float = 5.0,
+        replica_probe_interval: float = 0.5,
+        positions: WritePositions | None = None,
         **options: Unpack[ShopOptions],
     ) -> Self:
         """Open the shop at ``url`` (``sqlite:///path`` or ``postgresql://...``).
@@ -148,22 +167,35 @@ class Shop:
         trades the durability of the last commits on power loss for faster SQLite writes.
         Without ``media``, product images go to ``media`` beside a SQLite database file;
         elsewhere uploads raise :class:`~minicommerce.errors.MediaNotConfigured`.
+
+        PostgreSQL only: ``pgbouncer=True`` when ``url`` goes through PgBouncer in
+        transaction mode (see ``docs/deploy-database.md``); ``replica_urls``: streaming
+        replicas for the catalog and order-history reads, skipped when down or more than
+        ``replica_max_lag`` seconds behind (probed every ``replica_probe_interval``).
         """
         if options.get("media") is None:
             directory = default_media_dir(url)
             if directory is not None:
                 options["media"] = DirectoryMediaStorage(directory)
         database = open_database(
-            url, pool_size=pool_size, timeouts=timeouts, sqlite_synchronous=sqlite_synchronous
+            url,
+            pool_size=pool_size,
+            timeouts=timeouts,
+            sqlite_synchronous=sqlite_synchronous,
+            pgbouncer=pgbouncer,
+            replica_urls=replica_urls,
+            replica_max_lag=replica_max_lag,
+            replica_probe_interval=replica_probe_interval,
         )
         try:
+            check_session(database)
             if migrate:
                 upgrade(database)
             elif current_revision(database) != head_revision():
                 raise ConfigurationError(
                     "The database schema is not up to date: run `minicommerce db upgrade`."
                 )
-            return cls.over(database, **options)
+            return cls.over(database, positions=positions, **options)
         except BaseException:
             database.dispose()
             raise
@@ -178,6 +210,11 @@ class Shop:
             pool_size=settings.db_pool_size,
             timeouts=settings.database_timeouts,
             sqlite_synchronous=settings.sqlite_synchronous,
+            pgbouncer=settings.database_pgbouncer,
+            replica_urls=settings.replica_urls,
+            replica_max_lag=settings.replica_max_lag,
+            replica_probe_interval=settings.replica_probe_interval,
+            positions=_positions(settings),
             secret_key=settings.resolve_secret(),
             currency=settings.currency,
             access_token_ttl=settings.access_token_ttl,
@@ -219,6 +256,8 @@ class Shop:
     def close(self) -> None:
         if self._database is not None:
             self._database.dispose()
+        if self._positions is not None:
+            self._positions.close()
 
     def __enter__(self) -> Self:
         return self
@@ -230,6 +269,14 @@ class Shop:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _positions(settings: Settings) -> WritePositions | None:
+    """Users' write positions in Redis when there are replicas and Redis: read-your-writes
+    then holds across instances; in process otherwise."""
+    if not settings.replica_urls or settings.redis_url is None:
+        return None
+    return RedisPositions.from_url(settings.redis_url, position_ttl(settings.replica_max_lag))
 
 
 def _media(settings: Settings) -> MediaStorage:

@@ -58,6 +58,14 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     """Opens units of work. ``write=False`` promises that nothing will be written, which lets
-    the storage use a cheaper read path (autocommit, a replica)."""
+    the storage use a cheaper read path (autocommit).
 
-    def __call__(self, *, write: bool) -> UnitOfWork: ...
+    ``may_lag=True`` (reads only) says that the read may see the data as it was a moment
+    ago (up to the storage's replica lag bound), which lets the storage use a read replica,
+    except for the writes of ``user_id``: a read for a user sees every write made for that
+    user (``write=True`` with ``user_id``), whichever process made it. Without ``may_lag`` a
+    read sees everything committed."""
+
+    def __call__(
+        self, *, write: bool, may_lag: bool = False, user_id: int | None = None
+    ) -> UnitOfWork: ...

@@ -36,6 +36,13 @@ def signed_in_user(scope: Scope, shop: Shop) -> User:
     return user
 
 
+def token_user(request: Request[Any, Any, Any]) -> int | None:
+    """The user of the request's valid access token, if any, as the edge read it (no
+    database read): whose own writes a catalog read must see."""
+    user_id = request.scope.get("state", {}).get("user_id")
+    return user_id if isinstance(user_id, int) else None
+
+
 def provide_user(request: Request[Any, Any, Any], shop: NamedDependency[Shop]) -> User:
     """The signed-in, active user; 401 otherwise."""
     return signed_in_user(request.scope, shop)

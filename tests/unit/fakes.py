@@ -71,7 +71,10 @@ class MemoryStore:
         self.currency = currency
         self.writer = threading.Lock()
 
-    def __call__(self, *, write: bool) -> MemoryUnitOfWork:
+    def __call__(
+        self, *, write: bool, may_lag: bool = False, user_id: int | None = None
+    ) -> MemoryUnitOfWork:
+        # One copy of the data: nothing ever lags, so may_lag and user_id change nothing.
         return MemoryUnitOfWork(self, write=write)
 
 

@@ -51,6 +51,9 @@ class CatalogService:
 
     ``if_match`` arguments carry the versions a caller last saw (the server's ETag); a
     change to a product that moved on since raises :class:`PreconditionFailed`.
+
+    Reads may lag (a read replica may answer), except for the writes of the ``user_id``
+    they are given: a change made with a ``user_id`` is seen by that user's next reads.
     """
 
     def __init__(
@@ -66,16 +69,16 @@ class CatalogService:
         self.media: MediaStorage = media or UnconfiguredMediaStorage()
         self.image_limits = image_limits or ImageLimits()
 
-    def create(self, new: NewProduct) -> Product:
-        with self._uow(write=True) as uow:
+    def create(self, new: NewProduct, *, user_id: int | None = None) -> Product:
+        with self._uow(write=True, user_id=user_id) as uow:
             product = uow.products.add(new, self._clock())
             uow.commit()
         return product
 
-    def get(self, product_id: int) -> Product:
+    def get(self, product_id: int, *, user_id: int | None = None) -> Product:
         if not is_valid_id(product_id):
             raise NotFound(_RESOURCE, product_id)
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, may_lag=True, user_id=user_id) as uow:
             product = uow.products.get(product_id)
             if product is None:
                 raise NotFound(_RESOURCE, product_id)
@@ -87,11 +90,13 @@ class CatalogService:
         product_id: int,
         changes: ProductChanges,
         if_match: Collection[int] | None = None,
+        *,
+        user_id: int | None = None,
     ) -> Product:
         if not is_valid_id(product_id):
             raise NotFound(_RESOURCE, product_id)
         values = changes.changes()
-        with self._uow(write=True) as uow:
+        with self._uow(write=True, user_id=user_id) as uow:
             if not values:
                 current = self._current(uow.products.get(product_id), product_id, if_match)
                 self._attach_images(uow, [current])
@@ -103,21 +108,29 @@ class CatalogService:
             uow.commit()
         return updated
 
-    def delete(self, product_id: int, if_match: Collection[int] | None = None) -> None:
+    def delete(
+        self,
+        product_id: int,
+        if_match: Collection[int] | None = None,
+        *,
+        user_id: int | None = None,
+    ) -> None:
         """Archive a product: it leaves the catalog; order lines keep their copies."""
         if not is_valid_id(product_id):
             raise NotFound(_RESOURCE, product_id)
-        with self._uow(write=True) as uow:
+        with self._uow(write=True, user_id=user_id) as uow:
             if not uow.products.archive(product_id, self._clock(), if_match):
                 raise self._mismatch(uow.products.get(product_id), product_id)
             uow.commit()
 
-    def list(self, query: ProductQuery | None = None) -> Page[Product]:
+    def list(
+        self, query: ProductQuery | None = None, *, user_id: int | None = None
+    ) -> Page[Product]:
         """One page of live products, keyset-paginated: one query, and one more for the
         images of the whole page when it is not empty."""
         query = query or ProductQuery()
         after = self._decode(query.cursor, query.sort) if query.cursor else None
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, may_lag=True, user_id=user_id) as uow:
             rows = uow.products.list(query, after, query.limit + 1)
             items = rows[: query.limit]
             self._attach_images(uow, items)
@@ -126,12 +139,14 @@ class CatalogService:
         return Page(items=items, next_cursor=cursor)
 
     def count(self) -> int:
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, may_lag=True) as uow:
             return uow.products.count()
 
     # --- images ------------------------------------------------------------------------
 
-    def add_image(self, product_id: int, data: bytes, alt: str = "") -> ProductImage:
+    def add_image(
+        self, product_id: int, data: bytes, alt: str = "", *, user_id: int | None = None
+    ) -> ProductImage:
         """Check an uploaded image, store its renditions and append it to the product's
         images (a new product version).
 
@@ -144,7 +159,7 @@ class CatalogService:
         checked_alt = _Alt(alt=alt).alt
         if isinstance(self.media, UnconfiguredMediaStorage):
             raise MediaNotConfigured()
-        self.get(product_id)  # a missing product costs no image processing
+        self.get(product_id, user_id=user_id)  # a missing product costs no processing
         processed = process_image(
             data,
             max_bytes=self.image_limits.max_bytes,
@@ -164,7 +179,7 @@ class CatalogService:
             # Files first, then the row: a row never points at files that are not there.
             for rendition in processed.renditions:
                 self.media.put(rendition.name, rendition.data, rendition.content_type)
-            with self._uow(write=True) as uow:
+            with self._uow(write=True, user_id=user_id) as uow:
                 self._touch(uow, product_id)
                 stored = uow.product_images.add(product_id, new, self._clock())
                 uow.commit()
@@ -173,11 +188,18 @@ class CatalogService:
             raise
         return self._image(stored)
 
-    def update_image(self, product_id: int, image_id: int, changes: ImageChanges) -> ProductImage:
+    def update_image(
+        self,
+        product_id: int,
+        image_id: int,
+        changes: ImageChanges,
+        *,
+        user_id: int | None = None,
+    ) -> ProductImage:
         """Change an image's alt text or move it (the others shift; positions stay
         0..n-1); a new product version when anything changes."""
         values = changes.changes()
-        with self._uow(write=True) as uow:
+        with self._uow(write=True, user_id=user_id) as uow:
             if values:
                 self._touch(uow, product_id)
             image = self._image_of(uow, product_id, image_id)
@@ -190,10 +212,10 @@ class CatalogService:
                 uow.commit()
         return self._image(image)
 
-    def remove_image(self, product_id: int, image_id: int) -> None:
+    def remove_image(self, product_id: int, image_id: int, *, user_id: int | None = None) -> None:
         """Remove an image from its product (a new product version). Its files go too,
         unless another image was made from the same upload. Orders never refer to images."""
-        with self._uow(write=True) as uow:
+        with self._uow(write=True, user_id=user_id) as uow:
             self._touch(uow, product_id)
             image = self._image_of(uow, product_id, image_id)
             uow.product_images.remove(image)

@@ -117,7 +117,7 @@ class OrderService:
         )
         if next(self._placements) % self._purge_every == 0:
             self.purge_idempotency_keys(self._purge_batch)
-        with self._uow(write=True) as uow:
+        with self._uow(write=True, user_id=user_id) as uow:
             orders = uow.orders
             key, fingerprint = new.idempotency_key, new.fingerprint
             # Where ``add`` checks what it is given (PostgreSQL), the first attempt drafts
@@ -203,8 +203,9 @@ class OrderService:
         return purged
 
     def get(self, user_id: int, order_id: int) -> Order:
-        """One of the user's orders; another user's order is not found."""
-        with self._uow(write=False) as uow:
+        """One of the user's orders; another user's order is not found. Order history may
+        be read on a replica, but one that has the user's own last order and cancel."""
+        with self._uow(write=False, may_lag=True, user_id=user_id) as uow:
             order = uow.orders.get(order_id, user_id) if is_valid_id(order_id) else None
         if order is None:
             raise NotFound(_RESOURCE, order_id)
@@ -213,7 +214,7 @@ class OrderService:
     def list(self, user_id: int, limit: int = 20, cursor: str | None = None) -> Page[Order]:
         """The user's orders, newest first."""
         after = decode_id_cursor(cursor, "orders")
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, may_lag=True, user_id=user_id) as uow:
             rows = uow.orders.list_for_user(user_id, after, limit + 1)
         return page_by_id(rows, limit, "orders", lambda order: order.id)
 
@@ -294,7 +295,7 @@ class OrderService:
         to: OrderStatus,
         allowed: set[OrderStatus] | None = None,
     ) -> Order:
-        with self._uow(write=True) as uow:
+        with self._uow(write=True, user_id=user_id) as uow:
             order = uow.orders.get(order_id, user_id) if is_valid_id(order_id) else None
             if order is None:
                 raise NotFound(_RESOURCE, order_id)

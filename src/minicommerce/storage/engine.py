@@ -9,7 +9,13 @@ Every :class:`Database` has a *writer* and a *reader* engine.
   ``synchronous=FULL`` unless opted out: in WAL mode ``NORMAL`` can lose the last
   acknowledged transactions on power loss.
 - PostgreSQL (psycopg 3) writes at READ COMMITTED; its reader runs in autocommit, so a
-  one-statement read costs one round trip. A replica URL can back the reader.
+  one-statement read costs one round trip. Read replicas (``replica_urls``) serve the reads
+  that may lag (``replicas.py`` chooses one); everything else stays on the primary.
+- Behind PgBouncer in transaction mode (``pgbouncer=True``) consecutive statements may run
+  on different server connections, so nothing may live in a session: psycopg prepares no
+  statements, and no ``options`` startup parameter is sent (PgBouncer refuses it). The
+  session's time zone and statement timeout then come from the role or database settings
+  (``ALTER ROLE ... SET``), which :func:`check_session` verifies at start.
 
 Every wait on the database is bounded (:class:`Timeouts`), so that a database that is down,
 locked or too slow costs a caller seconds and an error, not a stuck thread.
@@ -17,9 +23,12 @@ locked or too slow costs a caller seconds and an error, not a stuck thread.
 
 from __future__ import annotations
 
+import logging
 import math
+import select
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +38,10 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from minicommerce.drivers import require_psycopg
+from minicommerce.errors import ConfigurationError
+from minicommerce.storage.replicas import ReplicaSet
 
+log = logging.getLogger("minicommerce.storage")
 SQLITE_SYNCHRONOUS = ("full", "normal")
 WAL_SWITCH_TIMEOUT_S = 30  # once per database file, when several processes start together
 
@@ -75,18 +87,23 @@ def is_memory_sqlite(url: URL) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    """The engines of one database: ``writer`` for transactions, ``reader`` for reads."""
+    """The engines of one database: ``writer`` for transactions, ``reader`` for reads on
+    the primary, and the read ``replicas`` if any."""
 
     url: URL
     writer: Engine
     reader: Engine
     timeouts: Timeouts = Timeouts()
+    replicas: ReplicaSet | None = None
+    pgbouncer: bool = False
 
     @property
     def backend(self) -> str:
         return self.url.get_backend_name()
 
     def dispose(self) -> None:
+        if self.replicas is not None:
+            self.replicas.close()
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
@@ -100,15 +117,43 @@ def open_database(
     echo: bool = False,
     timeouts: Timeouts | None = None,
     sqlite_synchronous: str = "full",
+    pgbouncer: bool = False,
+    replica_urls: Sequence[str | URL] = (),
+    replica_max_lag: float = 5.0,
+    replica_probe_interval: float = 0.5,
 ) -> Database:
+    """Engines for ``url``. PostgreSQL only: ``pgbouncer`` (every URL goes through
+    PgBouncer in transaction mode), ``replica_urls`` (streaming replicas for the reads that
+    may lag, skipped when down or lagging more than ``replica_max_lag`` seconds; their
+    health is probed every ``replica_probe_interval`` seconds)."""
     timeouts = timeouts or Timeouts()
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if replica_urls or pgbouncer:
+            raise ConfigurationError("read replicas and PgBouncer need a PostgreSQL database")
         if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
             raise ValueError(f"sqlite_synchronous must be one of {SQLITE_SYNCHRONOUS}")
         pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": timeouts.pool}
         return _open_sqlite(parsed, echo, timeouts, sqlite_synchronous, pool)
     require_psycopg()
+    common = _postgres_options(timeouts, pool_size, max_overflow, echo, pgbouncer)
+    writer = sa.create_engine(parsed, **common)
+    # Autocommit leaves nothing to roll back when a connection returns to the pool.
+    reader = sa.create_engine(
+        parsed, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **common
+    )
+    replicas = None
+    if replica_urls:
+        engines = [_replica_engine(normalise_url(u), common) for u in replica_urls]
+        replicas = ReplicaSet(
+            reader, engines, max_lag=replica_max_lag, probe_interval=replica_probe_interval
+        )
+    return Database(parsed, writer, reader, timeouts, replicas, pgbouncer)
+
+
+def _postgres_options(
+    timeouts: Timeouts, pool_size: int, max_overflow: int, echo: bool, pgbouncer: bool
+) -> dict[str, Any]:
     statement_ms = max(1, round(timeouts.statement * 1000))
     common: dict[str, Any] = {
         "pool_size": pool_size,
@@ -131,12 +176,64 @@ def open_database(
         # Errors must not carry statement parameters (password hashes, emails) into logs.
         "hide_parameters": True,
     }
-    writer = sa.create_engine(parsed, **common)
-    # Autocommit leaves nothing to roll back when a connection returns to the pool.
-    reader = sa.create_engine(
-        parsed, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **common
+    if pgbouncer:
+        args = common["connect_args"]
+        # PgBouncer (1.18) refuses the options startup parameter, and in transaction mode a
+        # statement prepared on one server connection is unknown on the next.
+        del args["options"]
+        args["prepare_threshold"] = None
+    return common
+
+
+def _replica_engine(url: URL, common: dict[str, Any]) -> Engine:
+    if url.get_backend_name() != "postgresql":
+        raise ConfigurationError("read replicas must be PostgreSQL databases")
+    engine = sa.create_engine(
+        url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **common
     )
-    return Database(parsed, writer, reader, timeouts)
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # An idle connection receives nothing; something to read means the server ended
+        # it (a replica shut down or restarted). One poll(), no round trip: the pool then
+        # connects afresh, and a replica that is down is skipped by the unit of work.
+        if _readable(dbapi_conn.pgconn.socket):
+            raise sa.exc.DisconnectionError("the replica closed this connection")
+
+    return engine
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+UTC_NAMES = frozenset({"utc", "etc/utc", "universal", "etc/universal", "zulu", "etc/zulu", "uct"})
+
+
+def check_session(database: Database) -> None:
+    """Behind PgBouncer, the session settings that a direct connection sends at start-up
+    must come from the role or database: refuse a time zone other than UTC (timestamps
+    and the statistics' days depend on it), and warn when there is no statement timeout."""
+    if not database.pgbouncer:
+        return
+    with database.reader.connect() as conn:
+        zone, timeout = conn.exec_driver_sql(
+            "SELECT current_setting('TimeZone'), current_setting('statement_timeout')"
+        ).one()
+    if str(zone).lower() not in UTC_NAMES:
+        raise ConfigurationError(
+            f"Behind PgBouncer the database session must run in UTC, not {zone!r}: run "
+            "ALTER ROLE <user> SET timezone = 'UTC' (or ALTER DATABASE), see "
+            "docs/deploy-database.md."
+        )
+    if str(timeout) in ("0", ""):
+        log.warning(
+            "behind PgBouncer, no statement_timeout is set for this role or database: "
+            "ALTER ROLE <user> SET statement_timeout = '%ss' bounds every statement",
+            round(database.timeouts.statement),
+        )
 
 
 def _open_sqlite(

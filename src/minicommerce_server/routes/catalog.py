@@ -17,13 +17,14 @@ from minicommerce import (
     ProductQuery,
     ProductSort,
     Shop,
+    User,
 )
 from minicommerce.money import PRICE_PATTERN
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.offload import offload_of
 from minicommerce_server.params import CursorParam
 from minicommerce_server.problems import problems
-from minicommerce_server.security import staff_only
+from minicommerce_server.security import staff_only, token_user
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 ETAG = ResponseHeader(
@@ -101,7 +102,7 @@ class ProductController(Controller):
             in_stock=in_stock,
             sort=sort,
         )
-        return await offload_of(request).run(shop.catalog.list, query)
+        return await offload_of(request).run(shop.catalog.list, query, user_id=token_user(request))
 
     @get(
         "/{product_id:int}",
@@ -115,7 +116,9 @@ class ProductController(Controller):
         product_id: FromPath[int],
         shop: NamedDependency[Shop],
     ) -> Response[Product]:
-        product = await offload_of(request).run(shop.catalog.get, product_id)
+        product = await offload_of(request).run(
+            shop.catalog.get, product_id, user_id=token_user(request)
+        )
         return Response(product, headers={"ETag": etag(product)})
 
     @post(
@@ -132,8 +135,9 @@ class ProductController(Controller):
         self,
         data: JSONBody[NewProduct],
         shop: NamedDependency[Shop],
+        current_user: NamedDependency[User],
     ) -> Response[Product]:
-        product = shop.catalog.create(data)
+        product = shop.catalog.create(data, user_id=current_user.id)
         return Response(product, status_code=201, headers={"ETag": etag(product)})
 
     @patch(
@@ -152,9 +156,12 @@ class ProductController(Controller):
         product_id: FromPath[int],
         data: JSONBody[ProductChanges],
         shop: NamedDependency[Shop],
+        current_user: NamedDependency[User],
         if_match: IfMatch = None,
     ) -> Response[Product]:
-        product = shop.catalog.update(product_id, data, parse_if_match(if_match))
+        product = shop.catalog.update(
+            product_id, data, parse_if_match(if_match), user_id=current_user.id
+        )
         return Response(product, headers={"ETag": etag(product)})
 
     @delete(
@@ -172,6 +179,7 @@ class ProductController(Controller):
         self,
         product_id: FromPath[int],
         shop: NamedDependency[Shop],
+        current_user: NamedDependency[User],
         if_match: IfMatch = None,
     ) -> None:
-        shop.catalog.delete(product_id, parse_if_match(if_match))
+        shop.catalog.delete(product_id, parse_if_match(if_match), user_id=current_user.id)

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody
 
-from minicommerce import ImageChanges, ProductImage, Shop
+from minicommerce import ImageChanges, ProductImage, Shop, User
 from minicommerce_server.problems import problems
 from minicommerce_server.security import staff_only
 
@@ -69,9 +69,10 @@ class ProductImageController(Controller):
         product_id: FromPath[int],
         data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
         shop: NamedDependency[Shop],
+        current_user: NamedDependency[User],
     ) -> ProductImage:
         content = data.file.file.read()
-        return shop.catalog.add_image(product_id, content, data.alt or "")
+        return shop.catalog.add_image(product_id, content, data.alt or "", user_id=current_user.id)
 
     @patch(
         "/{image_id:int}",
@@ -87,8 +88,9 @@ class ProductImageController(Controller):
         image_id: FromPath[int],
         data: JSONBody[ImageChanges],
         shop: NamedDependency[Shop],
+        current_user: NamedDependency[User],
     ) -> ProductImage:
-        return shop.catalog.update_image(product_id, image_id, data)
+        return shop.catalog.update_image(product_id, image_id, data, user_id=current_user.id)
 
     @delete(
         "/{image_id:int}",
@@ -104,5 +106,6 @@ class ProductImageController(Controller):
         product_id: FromPath[int],
         image_id: FromPath[int],
         shop: NamedDependency[Shop],
+        current_user: NamedDependency[User],
     ) -> None:
-        shop.catalog.remove_image(product_id, image_id)
+        shop.catalog.remove_image(product_id, image_id, user_id=current_user.id)

@@ -1,0 +1,193 @@
+"""Read replicas: which one may serve a read now, from a cached, background-probed health.
+
+A prober thread (started on first use, in the process that uses it) asks, every
+``probe_interval`` seconds, the primary for its WAL position (``pg_current_wal_lsn()``) and
+keeps those samples with their times; then each replica for its replay position
+(``pg_last_wal_replay_lsn()``). A replica's *lag* is how long ago the primary was last at a
+position the replica has replayed: measured against the primary's own clock-free samples,
+so an idle primary means no lag and a replica whose replay is paused, or whose link to the
+primary is cut, lags more with every second. Between probes the lag only grows with the
+time since the probe, so a replica is used while ``lag + time since probe <= max_lag``.
+
+Requests never probe: :meth:`ReplicaSet.choose` reads the cached states. A replica that
+fails a probe, or a request (:meth:`ReplicaSet.mark_down`), is skipped until a probe finds
+it answering again; no restart is needed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger("minicommerce.storage.replicas")
+
+LSN_SQL = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
+REPLAY_SQL = "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
+UNREACHABLE = 2**63
+"""A WAL position no replica reaches: the read goes to the primary."""
+
+
+def current_lsn(conn: sa.Connection) -> int:
+    """The primary's WAL position now, as bytes since 0/0."""
+    return int(conn.exec_driver_sql(LSN_SQL).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaState:
+    """What the last probe found: ``lag`` in seconds at ``probed_at`` (monotonic)."""
+
+    up: bool
+    replay_lsn: int = 0
+    lag: float = float("inf")
+    probed_at: float = 0.0
+
+
+DOWN = ReplicaState(up=False)
+
+
+class ReplicaSet:
+    def __init__(
+        self,
+        primary: Engine,
+        replicas: Sequence[Engine],
+        *,
+        max_lag: float,
+        probe_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.primary = primary
+        self.engines = tuple(replicas)
+        self.max_lag = max_lag
+        self.probe_interval = probe_interval
+        self._clock = clock
+        self._states: dict[Engine, ReplicaState] = dict.fromkeys(self.engines, DOWN)
+        # (time, primary LSN): enough history to tell any lag up to max_lag.
+        self._samples: deque[tuple[float, int]] = deque()
+        self._turn = itertools.count()
+        self._probing = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def state(self, engine: Engine) -> ReplicaState:
+        return self._states[engine]
+
+    def choose(self, min_lsn: int = 0) -> Engine | None:
+        """A replica that answers, lags at most ``max_lag`` seconds and has replayed
+        ``min_lsn``; ``None`` when there is none (read on the primary). Round robin."""
+        self._ensure_prober()
+        now = self._clock()
+        fit = [
+            engine
+            for engine in self.engines
+            if (s := self._states[engine]).up
+            and s.replay_lsn >= min_lsn
+            and s.lag + (now - s.probed_at) <= self.max_lag
+        ]
+        if not fit:
+            return None
+        return fit[next(self._turn) % len(fit)]
+
+    def mark_down(self, engine: Engine) -> None:
+        """A request could not use ``engine``: skip it until a probe finds it again."""
+        if self._states.get(engine, DOWN).up:
+            log.warning("replica %s failed a read; skipped until it answers", _name(engine))
+        self._states[engine] = DOWN
+
+    # --- probing -------------------------------------------------------------------------
+
+    def probe(self) -> None:
+        """Probe the primary and every replica once (the prober does this every
+        ``probe_interval``; tests call it to see a change at once)."""
+        with self._probing:
+            now = self._clock()
+            try:
+                with self.primary.connect() as conn:
+                    self._samples.append((now, current_lsn(conn)))
+            except Exception:
+                log.debug("primary position probe failed", exc_info=True)
+            keep = self.max_lag + 10 * self.probe_interval + 1
+            while len(self._samples) > 1 and self._samples[1][0] < now - keep:
+                self._samples.popleft()
+            for engine in self.engines:
+                self._probe_replica(engine)
+
+    def _probe_replica(self, engine: Engine) -> None:
+        was = self._states[engine]
+        try:
+            with engine.connect() as conn:
+                recovering, replay = conn.exec_driver_sql(REPLAY_SQL).one()
+            now = self._clock()
+        except Exception as exc:
+            if was.up or was.probed_at == 0.0:
+                log.warning("replica %s does not answer: %s", _name(engine), _first_line(exc))
+            # Its pooled connections are dead; the next use connects afresh.
+            engine.dispose()
+            self._states[engine] = ReplicaState(up=False, probed_at=self._clock())
+            return
+        if not recovering or replay is None:
+            # Promoted (or not a replica at all): it no longer follows this primary.
+            if was.up or was.probed_at == 0.0:
+                log.warning("%s is not in recovery: not used as a replica", _name(engine))
+            self._states[engine] = ReplicaState(up=False, probed_at=now)
+            return
+        if not was.up and was.probed_at != 0.0:
+            log.warning("replica %s answers again", _name(engine))
+        self._states[engine] = ReplicaState(True, int(replay), self._lag(int(replay), now), now)
+
+    def _lag(self, replay: int, now: float) -> float:
+        """Seconds since the primary was last at a position ``replay`` covers."""
+        for at, lsn in reversed(self._samples):
+            if lsn <= replay:
+                return max(0.0, now - at)
+        return float("inf")
+
+    def _ensure_prober(self) -> None:
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._probing:
+            if self._thread is not None and self._pid == os.getpid():
+                return
+            # A forked worker has no thread (and shares nothing) with its parent's prober.
+            self._pid = os.getpid()
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, name="minicommerce-replica-prober", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        stop = self._stop
+        while not stop.is_set():
+            started = self._clock()
+            try:
+                self.probe()
+            except Exception:  # pragma: no cover - probe() catches what a server can do
+                log.exception("replica probe failed")
+            stop.wait(max(0.0, self.probe_interval - (self._clock() - started)))
+
+    def close(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        for engine in self.engines:
+            engine.dispose()
+
+
+def _name(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,287 @@
+"""Read replicas, against a real streaming replica: a private primary cluster (initdb) and a
+replica made from it with ``pg_basebackup -R`` (``tests/pgservers.py``).
+
+Routing is proven by pausing the replica's replay (``pg_wal_replay_pause()``): a write on
+the primary is then invisible on the replica, so a read that does not see it ran on the
+replica, and one that does ran on the primary.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+
+from minicommerce import NewProduct, NotFound, Product, Registration, Shop
+from minicommerce.orders.models import PlaceOrder
+from minicommerce.storage.engine import open_database
+from minicommerce.storage.migrate import upgrade
+from minicommerce.storage.positions import LocalPositions, RedisPositions
+from minicommerce.storage.replicas import UNREACHABLE, ReplicaSet
+from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
+from tests.pgservers import ReplicatedCluster
+
+PRIMARY_PORT, REPLICA_PORT = 5440, 5441
+PRIMARY = f"postgresql://postgres@127.0.0.1:{PRIMARY_PORT}/shop"
+ADDRESS: dict[str, Any] = {
+    "full_name": "Ada Lovelace",
+    "line1": "12 St James's Square",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+}
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[ReplicatedCluster]:
+    cluster = ReplicatedCluster(PRIMARY_PORT, REPLICA_PORT)
+    try:
+        with psycopg.connect(cluster.primary.url(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE shop")
+        database = open_database(cluster.primary.url("shop"))
+        upgrade(database)
+        database.dispose()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def primary_url(cluster: ReplicatedCluster) -> str:
+    url = cluster.primary.url("shop")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def replica_url(cluster: ReplicatedCluster) -> str:
+    return cluster.replica.url("shop")
+
+
+@pytest.fixture
+def open_shop(primary_url: str, replica_url: str) -> Iterator[Callable[..., Shop]]:
+    shops: list[Shop] = []
+
+    def make(**options: Any) -> Shop:
+        options.setdefault("replica_max_lag", 60.0)
+        options.setdefault("replica_probe_interval", 0.05)
+        shop = Shop.open(
+            primary_url,
+            replica_urls=[replica_url],
+            secret_key=SECRET,
+            argon2=FAST_ARGON2,
+            migrate=False,
+            **options,
+        )
+        shops.append(shop)
+        return shop
+
+    yield make
+    for shop in shops:
+        shop.close()
+
+
+@pytest.fixture
+def shop(open_shop: Callable[..., Shop]) -> Shop:
+    return open_shop()
+
+
+def replicas(shop: Shop) -> ReplicaSet:
+    assert shop.database.replicas is not None
+    return shop.database.replicas
+
+
+def caught_up(shop: Shop, replica_url: str, timeout: float = 10) -> None:
+    """Wait until the replica has replayed everything the primary has, then probe, so
+    the shop's view of it is current."""
+    with psycopg.connect(PRIMARY, autocommit=True) as primary:
+        target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(replica_url, autocommit=True) as replica:
+        while True:
+            row = replica.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target[0] if target else "0/0",)
+            ).fetchone()
+            if row and row[0]:
+                break
+            assert time.monotonic() < deadline, "the replica did not catch up"
+            time.sleep(0.02)
+    replicas(shop).probe()
+
+
+@contextmanager
+def replay_paused(replica_url: str) -> Iterator[None]:
+    with psycopg.connect(replica_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_wal_replay_resume()")
+
+
+def customer(shop: Shop, staff: bool = False) -> int:
+    email = f"u{uuid.uuid4().hex[:12]}@example.com"
+    return shop.accounts.register(Registration(email=email, password="x" * 8), is_staff=staff).id
+
+
+def mug(shop: Shop, stock: int = 10, user_id: int | None = None) -> Product:
+    new = NewProduct(name="Mug", price="9.50", stock_quantity=stock)
+    return shop.catalog.create(new, user_id=user_id)
+
+
+def order_of(product_id: int, quantity: int = 1) -> PlaceOrder:
+    return PlaceOrder.parse(
+        {"shipping_address": ADDRESS, "items": [{"product_id": product_id, "quantity": quantity}]}
+    )
+
+
+def test_catalog_reads_go_to_the_replica_and_own_writes_are_read_on_the_primary(
+    shop: Shop, replica_url: str
+) -> None:
+    staff, buyer = customer(shop, staff=True), customer(shop)
+    old = mug(shop, stock=10)
+    caught_up(shop, replica_url)
+    with replay_paused(replica_url):
+        new = mug(shop, user_id=staff)  # staff add a product...
+        order, _ = shop.orders.place(buyer, order_of(old.id, 3))  # ...and a buyer buys
+        replicas(shop).probe()
+        # Anonymous catalog reads run on the replica: neither write is there.
+        with pytest.raises(NotFound):
+            shop.catalog.get(new.id)
+        assert shop.catalog.get(old.id).stock_quantity == 10
+        assert [p.id for p in shop.catalog.list().items] == [old.id]
+        # The staff member sees their new product, the buyer the stock they took and
+        # their order: those reads ran on the primary.
+        assert shop.catalog.get(new.id, user_id=staff).id == new.id
+        assert shop.catalog.get(old.id, user_id=buyer).stock_quantity == 7
+        assert shop.orders.get(buyer, order.id) == order
+        assert [o.id for o in shop.orders.list(buyer).items] == [order.id]
+        # Another customer's reads, not waiting for anybody's writes, use the replica.
+        assert shop.catalog.get(old.id, user_id=customer(shop) + 1000).stock_quantity == 10
+    caught_up(shop, replica_url)
+    assert shop.catalog.get(new.id).id == new.id  # replayed: on the replica now
+
+
+def test_a_replica_lagging_past_the_bound_is_skipped(
+    open_shop: Callable[..., Shop], replica_url: str
+) -> None:
+    shop = open_shop(replica_max_lag=0.5)
+    caught_up(shop, replica_url)
+    with replay_paused(replica_url):
+        new = mug(shop)
+        replicas(shop).probe()
+        with pytest.raises(NotFound):  # just written: the replica is still within the bound
+            shop.catalog.get(new.id)
+        time.sleep(0.7)
+        replicas(shop).probe()
+        assert replicas(shop).state(replicas(shop).engines[0]).lag > 0.5
+        assert replicas(shop).choose() is None
+        assert shop.catalog.get(new.id).id == new.id  # from the primary
+    caught_up(shop, replica_url)
+    assert replicas(shop).choose() is not None  # caught up: used again
+
+
+def test_a_stopped_replica_is_skipped_and_used_again_after_restart(
+    open_shop: Callable[..., Shop], cluster: ReplicatedCluster, replica_url: str
+) -> None:
+    shop = open_shop(replica_probe_interval=60)  # no probe in between: requests notice
+    product = mug(shop)
+    caught_up(shop, replica_url)
+    assert shop.catalog.get(product.id).id == product.id  # a pooled replica connection
+    cluster.replica.stop("fast")
+    try:
+        # No probe yet: the pooled connection is dead and the replica refuses new ones;
+        # the read answers from the primary, without an error.
+        for _ in range(5):
+            assert shop.catalog.get(product.id).id == product.id
+            assert [p.id for p in shop.catalog.list().items] == [product.id]
+        assert replicas(shop).choose() is None
+    finally:
+        cluster.replica.start()
+    caught_up(shop, replica_url)
+    engine = replicas(shop).engines[0]
+    assert replicas(shop).state(engine).up
+    with replay_paused(replica_url):
+        later = mug(shop)
+        replicas(shop).probe()
+        with pytest.raises(NotFound):  # the replica serves reads again, without a restart
+            shop.catalog.get(later.id)
+
+
+def test_the_prober_notices_a_stopped_replica_by_itself(
+    shop: Shop, cluster: ReplicatedCluster, replica_url: str
+) -> None:
+    caught_up(shop, replica_url)
+    shop.catalog.count()  # starts the background prober
+    engine = replicas(shop).engines[0]
+    cluster.replica.stop("immediate")
+    try:
+        deadline = time.monotonic() + 10
+        while replicas(shop).state(engine).up:
+            assert time.monotonic() < deadline, "the prober did not notice"
+            time.sleep(0.05)
+    finally:
+        cluster.replica.start()
+    deadline = time.monotonic() + 20
+    while not replicas(shop).state(engine).up:
+        assert time.monotonic() < deadline, "the prober did not see it come back"
+        time.sleep(0.05)
+
+
+def test_an_order_placed_then_read_by_its_owner_is_always_found(
+    shop: Shop, replica_url: str
+) -> None:
+    buyer = customer(shop)
+    product = mug(shop, stock=1000)
+    caught_up(shop, replica_url)
+    placed = []
+    for _ in range(50):  # the replica streams: each read races the replay
+        order, _ = shop.orders.place(buyer, order_of(product.id))
+        assert shop.orders.get(buyer, order.id) == order
+        assert shop.orders.list(buyer, limit=1).items == [order]
+        placed.append(order.id)
+    assert [o.id for o in shop.orders.list(buyer, limit=100).items] == placed[::-1]
+
+
+def test_read_your_writes_holds_across_instances_through_redis(
+    open_shop: Callable[..., Shop], replica_url: str, redis_url: str
+) -> None:
+    def shared() -> RedisPositions:
+        return RedisPositions.from_url(redis_url, ttl=61)
+
+    first, second = open_shop(positions=shared()), open_shop(positions=shared())
+    alone = open_shop(positions=LocalPositions(61))
+    buyer = customer(first)
+    product = mug(first)
+    caught_up(first, replica_url)
+    for shop in (second, alone):
+        replicas(shop).probe()
+    with replay_paused(replica_url):
+        order, _ = first.orders.place(buyer, order_of(product.id))
+        for shop in (second, alone):
+            replicas(shop).probe()
+        assert second.orders.get(buyer, order.id) == order  # another instance: found
+        with pytest.raises(NotFound):  # without the shared positions it would not be
+            alone.orders.get(buyer, order.id)
+
+
+def test_while_redis_fails_a_users_reads_go_to_the_primary() -> None:
+    positions = RedisPositions.from_url("redis://127.0.0.1:6449/0", ttl=6)  # nothing there
+    started = time.monotonic()
+    positions.remember(1, 123)
+    assert positions.position(1) == UNREACHABLE
+    assert positions.position(2) == UNREACHABLE  # paused: not asked again
+    assert time.monotonic() - started < 1
+    positions.close()
+
+
+def test_replicas_need_postgresql(tmp_path: Any) -> None:
+    from minicommerce.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        open_database(f"sqlite:///{tmp_path}/x.db", replica_urls=["postgresql://h/db"])
