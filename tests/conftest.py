@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,11 +24,16 @@ from minicommerce.storage.engine import open_database
 from minicommerce.storage.migrate import upgrade
 from minicommerce.storage.tables import metadata
 
+if TYPE_CHECKING:
+    from tests.pgservers import ReplicatedCluster
+
 POSTGRES_URL = os.environ.get(
     "MINICOMMERCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("MINICOMMERCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Ports of the private servers some tests start (tests/pgservers.py).
+PRIMARY_PORT, REPLICA_PORT, PGBOUNCER_PORT = 5440, 5441, 6440
 FAST_ARGON2 = Argon2Parameters(time_cost=1, memory_cost=1024, parallelism=1)
 SECRET = "test-secret-" + "x" * 40
 
@@ -161,6 +167,26 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture(scope="session")
+def replicated_cluster() -> Iterator[ReplicatedCluster]:
+    """A private PostgreSQL primary and a streaming replica of it, with a migrated
+    database ``shop`` (``tests/pgservers.py``)."""
+    from tests.pgservers import ReplicatedCluster
+
+    cluster = ReplicatedCluster(PRIMARY_PORT, REPLICA_PORT)
+    try:
+        import psycopg
+
+        with psycopg.connect(cluster.primary.url(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE shop")
+        database = open_database(cluster.primary.url("shop"))
+        upgrade(database)
+        database.dispose()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,11 +13,17 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from tests.conftest import IN_CI
+
+if TYPE_CHECKING:
+    from minicommerce import Shop
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 RUN_AS = "postgres"
@@ -163,3 +169,35 @@ class PgBouncer:
             while pid_file.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def caught_up(shop: Shop, primary_url: str, replica_url: str, timeout: float = 10) -> None:
+    """Wait until the replica has replayed everything the primary has, then probe, so
+    the shop's view of it is current."""
+    with psycopg.connect(primary_url, autocommit=True) as primary:
+        row = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    target = row[0] if row else "0/0"
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(replica_url, autocommit=True) as replica:
+        while True:
+            done = replica.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)
+            ).fetchone()
+            if done and done[0]:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError("the replica did not catch up")
+            time.sleep(0.02)
+    assert shop.database.replicas is not None
+    shop.database.replicas.probe()
+
+
+@contextmanager
+def replay_paused(replica_url: str) -> Iterator[None]:
+    """The replica stops replaying the primary's WAL (it still receives it)."""
+    with psycopg.connect(replica_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_wal_replay_resume()")

@@ -11,23 +11,20 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 import pytest
 
 from minicommerce import NewProduct, NotFound, Product, Registration, Shop
 from minicommerce.orders.models import PlaceOrder
 from minicommerce.storage.engine import open_database
-from minicommerce.storage.migrate import upgrade
 from minicommerce.storage.positions import LocalPositions, RedisPositions
 from minicommerce.storage.replicas import UNREACHABLE, ReplicaSet
-from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
-from tests.pgservers import ReplicatedCluster
+from tests.conftest import FAST_ARGON2, PRIMARY_PORT, SECRET, _truncate_postgres
+from tests.pgservers import ReplicatedCluster, caught_up, replay_paused
 
-PRIMARY_PORT, REPLICA_PORT = 5440, 5441
 PRIMARY = f"postgresql://postgres@127.0.0.1:{PRIMARY_PORT}/shop"
+
 ADDRESS: dict[str, Any] = {
     "full_name": "Ada Lovelace",
     "line1": "12 St James's Square",
@@ -37,30 +34,16 @@ ADDRESS: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[ReplicatedCluster]:
-    cluster = ReplicatedCluster(PRIMARY_PORT, REPLICA_PORT)
-    try:
-        with psycopg.connect(cluster.primary.url(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE shop")
-        database = open_database(cluster.primary.url("shop"))
-        upgrade(database)
-        database.dispose()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 @pytest.fixture
-def primary_url(cluster: ReplicatedCluster) -> str:
-    url = cluster.primary.url("shop")
+def primary_url(replicated_cluster: ReplicatedCluster) -> str:
+    url = replicated_cluster.primary.url("shop")
     _truncate_postgres(url)
     return url
 
 
 @pytest.fixture
-def replica_url(cluster: ReplicatedCluster) -> str:
-    return cluster.replica.url("shop")
+def replica_url(replicated_cluster: ReplicatedCluster) -> str:
+    return replicated_cluster.replica.url("shop")
 
 
 @pytest.fixture
@@ -96,34 +79,6 @@ def replicas(shop: Shop) -> ReplicaSet:
     return shop.database.replicas
 
 
-def caught_up(shop: Shop, replica_url: str, timeout: float = 10) -> None:
-    """Wait until the replica has replayed everything the primary has, then probe, so
-    the shop's view of it is current."""
-    with psycopg.connect(PRIMARY, autocommit=True) as primary:
-        target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(replica_url, autocommit=True) as replica:
-        while True:
-            row = replica.execute(
-                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target[0] if target else "0/0",)
-            ).fetchone()
-            if row and row[0]:
-                break
-            assert time.monotonic() < deadline, "the replica did not catch up"
-            time.sleep(0.02)
-    replicas(shop).probe()
-
-
-@contextmanager
-def replay_paused(replica_url: str) -> Iterator[None]:
-    with psycopg.connect(replica_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_wal_replay_pause()")
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_wal_replay_resume()")
-
-
 def customer(shop: Shop, staff: bool = False) -> int:
     email = f"u{uuid.uuid4().hex[:12]}@example.com"
     return shop.accounts.register(Registration(email=email, password="x" * 8), is_staff=staff).id
@@ -145,7 +100,7 @@ def test_catalog_reads_go_to_the_replica_and_own_writes_are_read_on_the_primary(
 ) -> None:
     staff, buyer = customer(shop, staff=True), customer(shop)
     old = mug(shop, stock=10)
-    caught_up(shop, replica_url)
+    caught_up(shop, PRIMARY, replica_url)
     with replay_paused(replica_url):
         new = mug(shop, user_id=staff)  # staff add a product...
         order, _ = shop.orders.place(buyer, order_of(old.id, 3))  # ...and a buyer buys
@@ -163,7 +118,7 @@ def test_catalog_reads_go_to_the_replica_and_own_writes_are_read_on_the_primary(
         assert [o.id for o in shop.orders.list(buyer).items] == [order.id]
         # Another customer's reads, not waiting for anybody's writes, use the replica.
         assert shop.catalog.get(old.id, user_id=customer(shop) + 1000).stock_quantity == 10
-    caught_up(shop, replica_url)
+    caught_up(shop, PRIMARY, replica_url)
     assert shop.catalog.get(new.id).id == new.id  # replayed: on the replica now
 
 
@@ -171,7 +126,7 @@ def test_a_replica_lagging_past_the_bound_is_skipped(
     open_shop: Callable[..., Shop], replica_url: str
 ) -> None:
     shop = open_shop(replica_max_lag=0.5)
-    caught_up(shop, replica_url)
+    caught_up(shop, PRIMARY, replica_url)
     with replay_paused(replica_url):
         new = mug(shop)
         replicas(shop).probe()
@@ -182,18 +137,18 @@ def test_a_replica_lagging_past_the_bound_is_skipped(
         assert replicas(shop).state(replicas(shop).engines[0]).lag > 0.5
         assert replicas(shop).choose() is None
         assert shop.catalog.get(new.id).id == new.id  # from the primary
-    caught_up(shop, replica_url)
+    caught_up(shop, PRIMARY, replica_url)
     assert replicas(shop).choose() is not None  # caught up: used again
 
 
 def test_a_stopped_replica_is_skipped_and_used_again_after_restart(
-    open_shop: Callable[..., Shop], cluster: ReplicatedCluster, replica_url: str
+    open_shop: Callable[..., Shop], replicated_cluster: ReplicatedCluster, replica_url: str
 ) -> None:
     shop = open_shop(replica_probe_interval=60)  # no probe in between: requests notice
     product = mug(shop)
-    caught_up(shop, replica_url)
+    caught_up(shop, PRIMARY, replica_url)
     assert shop.catalog.get(product.id).id == product.id  # a pooled replica connection
-    cluster.replica.stop("fast")
+    replicated_cluster.replica.stop("fast")
     try:
         # No probe yet: the pooled connection is dead and the replica refuses new ones;
         # the read answers from the primary, without an error.
@@ -202,8 +157,8 @@ def test_a_stopped_replica_is_skipped_and_used_again_after_restart(
             assert [p.id for p in shop.catalog.list().items] == [product.id]
         assert replicas(shop).choose() is None
     finally:
-        cluster.replica.start()
-    caught_up(shop, replica_url)
+        replicated_cluster.replica.start()
+    caught_up(shop, PRIMARY, replica_url)
     engine = replicas(shop).engines[0]
     assert replicas(shop).state(engine).up
     with replay_paused(replica_url):
@@ -214,19 +169,19 @@ def test_a_stopped_replica_is_skipped_and_used_again_after_restart(
 
 
 def test_the_prober_notices_a_stopped_replica_by_itself(
-    shop: Shop, cluster: ReplicatedCluster, replica_url: str
+    shop: Shop, replicated_cluster: ReplicatedCluster, replica_url: str
 ) -> None:
-    caught_up(shop, replica_url)
+    caught_up(shop, PRIMARY, replica_url)
     shop.catalog.count()  # starts the background prober
     engine = replicas(shop).engines[0]
-    cluster.replica.stop("immediate")
+    replicated_cluster.replica.stop("immediate")
     try:
         deadline = time.monotonic() + 10
         while replicas(shop).state(engine).up:
             assert time.monotonic() < deadline, "the prober did not notice"
             time.sleep(0.05)
     finally:
-        cluster.replica.start()
+        replicated_cluster.replica.start()
     deadline = time.monotonic() + 20
     while not replicas(shop).state(engine).up:
         assert time.monotonic() < deadline, "the prober did not see it come back"
@@ -238,7 +193,7 @@ def test_an_order_placed_then_read_by_its_owner_is_always_found(
 ) -> None:
     buyer = customer(shop)
     product = mug(shop, stock=1000)
-    caught_up(shop, replica_url)
+    caught_up(shop, PRIMARY, replica_url)
     placed = []
     for _ in range(50):  # the replica streams: each read races the replay
         order, _ = shop.orders.place(buyer, order_of(product.id))
@@ -258,7 +213,7 @@ def test_read_your_writes_holds_across_instances_through_redis(
     alone = open_shop(positions=LocalPositions(61))
     buyer = customer(first)
     product = mug(first)
-    caught_up(first, replica_url)
+    caught_up(first, PRIMARY, replica_url)
     for shop in (second, alone):
         replicas(shop).probe()
     with replay_paused(replica_url):
