@@ -25,7 +25,7 @@ from minicommerce.storage.migrate import upgrade
 from minicommerce.storage.tables import metadata
 
 if TYPE_CHECKING:
-    from tests.pgservers import ReplicatedCluster
+    from tests.pgservers import PgBouncer, ReplicatedCluster
 
 POSTGRES_URL = os.environ.get(
     "MINICOMMERCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -187,6 +187,47 @@ def replicated_cluster() -> Iterator[ReplicatedCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """pgbouncer in transaction mode in front of the test PostgreSQL server."""
+    require_service("postgres", POSTGRES_URL, 5432)
+    from tests.pgservers import PgBouncer
+
+    parts = urlsplit(POSTGRES_URL)
+    bouncer = PgBouncer(PGBOUNCER_PORT, parts.port or 5432, parts.hostname or "127.0.0.1")
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@contextmanager
+def database_behind_pgbouncer(bouncer: PgBouncer, prefix: str) -> Iterator[str]:
+    """A new database reached through ``bouncer``, with the role-level settings that
+    docs/deploy-database.md asks for, and migrated through pgbouncer."""
+    with new_postgres_database(prefix) as direct:
+        admin = sa.create_engine(
+            POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+            isolation_level="AUTOCOMMIT",
+        )
+        name = direct.rsplit("/", 1)[1]
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"ALTER DATABASE \"{name}\" SET timezone = 'UTC'")
+            conn.exec_driver_sql(f"ALTER DATABASE \"{name}\" SET statement_timeout = '10s'")
+        admin.dispose()
+        url = bouncer.url(name)
+        database = open_database(url, pgbouncer=True)
+        upgrade(database)
+        database.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_database_url(pgbouncer: PgBouncer) -> Iterator[str]:
+    with database_behind_pgbouncer(pgbouncer, "mc_bouncer") as url:
+        yield url
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
