@@ -34,6 +34,9 @@ def load_demo_data(shop: Shop) -> int:
     its orders if it does not exist yet; returns how many products were added."""
     added = 0
     images = True
+    # The products made here, by SKU: a read of them just after their writes could run
+    # on a read replica that has not replayed them yet.
+    made: dict[str, int] = {}
     for sku, name, price, stock, description in DEMO_PRODUCTS:
         try:
             product = shop.catalog.create(
@@ -48,9 +51,10 @@ def load_demo_data(shop: Shop) -> int:
         except SkuTaken:
             continue
         added += 1
+        made[sku] = product.id
         if images:
             images = _add_demo_image(shop, product.id, sku, name)
-    _demo_customer(shop)
+    _demo_customer(shop, made)
     return added
 
 
@@ -101,7 +105,7 @@ _DEMO_ORDERS = ((("MUG-001", 2), ("NB-A5-DOT", 1)), (("BTL-750", 1),), (("TEE-BL
 _DEMO_PROGRESS = ((), (OrderStatus.PAID,), (OrderStatus.PAID, OrderStatus.SHIPPED))
 
 
-def _demo_customer(shop: Shop) -> None:
+def _demo_customer(shop: Shop, made: dict[str, int]) -> None:
     """A customer with a few orders, so the admin has something to show. Its password is
     random and never shown: no default credentials, even in a demo."""
     if shop.accounts.find_by_email(DEMO_CUSTOMER) is not None:
@@ -114,7 +118,7 @@ def _demo_customer(shop: Shop) -> None:
             last_name="Customer",
         )
     )
-    by_sku = {p.sku: p.id for p in shop.catalog.list(ProductQuery(limit=100)).items}
+    by_sku = {p.sku: p.id for p in shop.catalog.list(ProductQuery(limit=100)).items} | made
     address = {
         "full_name": "Demo Customer",
         "line1": "1 Example Street",

@@ -11,16 +11,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from minicommerce import NewProduct, NotFound, Product, Registration, Shop
+from minicommerce import DirectoryMediaStorage, NewProduct, NotFound, Product, Registration, Shop
 from minicommerce.orders.models import PlaceOrder
 from minicommerce.storage.engine import open_database
 from minicommerce.storage.positions import LocalPositions, RedisPositions
 from minicommerce.storage.replicas import UNREACHABLE, ReplicaSet
 from tests.conftest import FAST_ARGON2, PRIMARY_PORT, SECRET, _truncate_postgres
+from tests.images import photo
 from tests.pgservers import ReplicatedCluster, caught_up, replay_paused
 
 PRIMARY = f"postgresql://postgres@127.0.0.1:{PRIMARY_PORT}/shop"
@@ -186,6 +188,17 @@ def test_the_prober_notices_a_stopped_replica_by_itself(
     while not replicas(shop).state(engine).up:
         assert time.monotonic() < deadline, "the prober did not see it come back"
         time.sleep(0.05)
+
+
+def test_a_script_adds_an_image_to_a_product_it_just_made(
+    open_shop: Callable[..., Shop], replica_url: str, tmp_path: Path
+) -> None:
+    shop = open_shop(media=DirectoryMediaStorage(tmp_path))
+    caught_up(shop, PRIMARY, replica_url)
+    with replay_paused(replica_url):
+        new = mug(shop)  # no user: a script
+        image = shop.catalog.add_image(new.id, photo(400, 300), "A mug")
+        assert image.width == 400
 
 
 def test_an_order_placed_then_read_by_its_owner_is_always_found(

@@ -85,6 +85,15 @@ class CatalogService:
             self._attach_images(uow, [product])
         return product
 
+    def _exists(self, product_id: int) -> None:
+        """Raise :class:`NotFound` unless the product is live, as the primary says (a write
+        follows: a replica may not have the product yet)."""
+        if not is_valid_id(product_id):
+            raise NotFound(_RESOURCE, product_id)
+        with self._uow(write=False) as uow:
+            if uow.products.get(product_id) is None:
+                raise NotFound(_RESOURCE, product_id)
+
     def update(
         self,
         product_id: int,
@@ -159,7 +168,7 @@ class CatalogService:
         checked_alt = _Alt(alt=alt).alt
         if isinstance(self.media, UnconfiguredMediaStorage):
             raise MediaNotConfigured()
-        self.get(product_id, user_id=user_id)  # a missing product costs no processing
+        self._exists(product_id)  # a missing product costs no image processing
         processed = process_image(
             data,
             max_bytes=self.image_limits.max_bytes,
