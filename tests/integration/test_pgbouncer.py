@@ -132,3 +132,21 @@ def test_without_the_setting_pgbouncer_refuses_the_connection(database_url: str)
     with refused, database.reader.connect():
         pass
     database.dispose()
+
+
+def test_db_upgrade_through_pgbouncer_from_the_settings(
+    pgbouncer: PgBouncer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minicommerce_server import cli
+
+    with new_postgres_database("mc_bouncer_cli") as direct:
+        name = direct.rsplit("/", 1)[1]
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'UTC'")
+        monkeypatch.setenv("MINICOMMERCE_DATABASE_URL", pgbouncer.url(name))
+        monkeypatch.setenv("MINICOMMERCE_DATABASE_PGBOUNCER", "true")
+        monkeypatch.setenv("MINICOMMERCE_SECRET_KEY", SECRET)
+        assert cli.main(["db", "upgrade"]) == 0
+        database = open_database(direct)
+        assert current_revision(database) == head_revision()
+        database.dispose()

@@ -253,3 +253,31 @@ def test_replicas_need_postgresql(tmp_path: Any) -> None:
 
     with pytest.raises(ConfigurationError):
         open_database(f"sqlite:///{tmp_path}/x.db", replica_urls=["postgresql://h/db"])
+
+
+def test_settings_switch_the_replicas_on(
+    primary_url: str, replica_url: str, redis_url: str
+) -> None:
+    from minicommerce import Settings
+
+    settings = Settings(
+        database_url=primary_url,
+        database_replica_urls=replica_url,
+        replica_max_lag=30,
+        redis_url=redis_url,
+        secret_key=SECRET,
+    )
+    with Shop.from_settings(settings, migrate=False) as shop:
+        assert replicas(shop).max_lag == 30
+        caught_up(shop, PRIMARY, replica_url)
+        buyer = customer(shop)
+        product = mug(shop)
+        caught_up(shop, PRIMARY, replica_url)
+        with replay_paused(replica_url):
+            order, _ = shop.orders.place(buyer, order_of(product.id))
+            replicas(shop).probe()
+            assert shop.orders.get(buyer, order.id) == order
+            assert shop.catalog.get(product.id).stock_quantity == 10  # the replica's
+        position = RedisPositions.from_url(redis_url, ttl=31)
+        assert position.position(buyer) > 0  # kept in Redis, for every instance
+        position.close()
