@@ -1,6 +1,6 @@
 """Read replicas: which one may serve a read now, from a cached, background-probed health.
 
-A prober thread (started on first use, in the process that uses it) asks, every
+A prober thread (started with the set, and again in a process forked from it) asks, every
 ``probe_interval`` seconds, the primary for its WAL position (``pg_current_wal_lsn()``) and
 keeps those samples with their times; then each replica for its replay position
 (``pg_last_wal_replay_lsn()``). A replica's *lag* is how long ago the primary was last at a
@@ -77,6 +77,9 @@ class ReplicaSet:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        # At once, so that a new worker's first reads find the replicas already probed;
+        # choose() starts another in a process forked from this one.
+        self._ensure_prober()
 
     def state(self, engine: Engine) -> ReplicaState:
         return self._states[engine]
