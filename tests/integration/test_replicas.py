@@ -21,9 +21,10 @@ from minicommerce.orders.models import PlaceOrder
 from minicommerce.storage.engine import open_database
 from minicommerce.storage.positions import LocalPositions, RedisPositions
 from minicommerce.storage.replicas import UNREACHABLE, ReplicaSet
-from tests.conftest import FAST_ARGON2, PRIMARY_PORT, SECRET, _truncate_postgres
+from tests.conftest import FAST_ARGON2, PRIMARY_PORT, REPLICA_PORT, SECRET, _truncate_postgres
 from tests.images import photo
 from tests.pgservers import ReplicatedCluster, caught_up, replay_paused
+from tests.proxy import Proxy
 
 PRIMARY = f"postgresql://postgres@127.0.0.1:{PRIMARY_PORT}/shop"
 
@@ -199,6 +200,34 @@ def test_a_script_adds_an_image_to_a_product_it_just_made(
         new = mug(shop)  # no user: a script
         image = shop.catalog.add_image(new.id, photo(400, 300), "A mug")
         assert image.width == 400
+
+
+def test_a_replica_that_stops_answering_is_given_up_on_in_seconds(
+    primary_url: str, replica_url: str
+) -> None:
+    with Proxy("127.0.0.1", REPLICA_PORT) as proxy:
+        through = f"postgresql://postgres@{proxy.url_netloc}/shop"
+        with Shop.open(
+            primary_url, replica_urls=[through], replica_probe_interval=60, migrate=False,
+            secret_key=SECRET,
+        ) as shop:  # fmt: skip
+            product = mug(shop)
+            caught_up(shop, PRIMARY, replica_url)
+            assert shop.catalog.get(product.id).id == product.id  # on the replica
+            proxy.stall()  # connections open, nothing answers: no reset, no error
+            started = time.monotonic()
+            replicas(shop).probe()
+            assert time.monotonic() - started < 4  # the probe's own deadline: 2 s
+            assert not replicas(shop).state(replicas(shop).engines[0]).up
+            started = time.monotonic()
+            assert shop.catalog.get(product.id).id == product.id  # from the primary
+            assert time.monotonic() - started < 1
+            proxy.forward()
+            deadline = time.monotonic() + 10
+            while not replicas(shop).state(replicas(shop).engines[0]).up:
+                assert time.monotonic() < deadline, "the replica was not used again"
+                time.sleep(0.1)
+                replicas(shop).probe()
 
 
 def test_an_order_placed_then_read_by_its_owner_is_always_found(

@@ -144,9 +144,13 @@ def open_database(
     )
     replicas = None
     if replica_urls:
-        engines = [_replica_engine(normalise_url(u), common) for u in replica_urls]
+        urls = [normalise_url(u) for u in replica_urls]
         replicas = ReplicaSet(
-            reader, engines, max_lag=replica_max_lag, probe_interval=replica_probe_interval
+            reader,
+            [_replica_engine(u, common) for u in urls],
+            probes=[_probe_engine(u, pgbouncer) for u in urls],
+            max_lag=replica_max_lag,
+            probe_interval=replica_probe_interval,
         )
     return Database(parsed, writer, reader, timeouts, replicas, pgbouncer)
 
@@ -191,7 +195,11 @@ def _replica_engine(url: URL, common: dict[str, Any]) -> Engine:
     engine = sa.create_engine(
         url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **common
     )
+    _drop_closed_connections(engine)
+    return engine
 
+
+def _drop_closed_connections(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         # An idle connection receives nothing; something to read means the server ended
@@ -200,6 +208,36 @@ def _replica_engine(url: URL, common: dict[str, Any]) -> Engine:
         if _readable(dbapi_conn.pgconn.socket):
             raise sa.exc.DisconnectionError("the replica closed this connection")
 
+
+PROBE_TIMEOUT_S = 2  # libpq's shortest connect timeout
+
+
+def _probe_engine(url: URL, pgbouncer: bool) -> Engine:
+    """One connection for a replica's health probe, with short timeouts: a replica that
+    does not answer is given up on in seconds, and delays the other probes no longer."""
+    args: dict[str, Any] = {
+        "connect_timeout": PROBE_TIMEOUT_S,
+        "tcp_user_timeout": PROBE_TIMEOUT_S * 1000,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+    }
+    if pgbouncer:
+        args["prepare_threshold"] = None
+    else:
+        args["options"] = f"-c statement_timeout={PROBE_TIMEOUT_S * 1000}"
+    engine = sa.create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=PROBE_TIMEOUT_S,
+        pool_reset_on_return=None,
+        connect_args=args,
+        hide_parameters=True,
+    )
+    _drop_closed_connections(engine)
     return engine
 
 

@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -32,6 +33,7 @@ log = logging.getLogger("minicommerce.storage.replicas")
 
 LSN_SQL = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
 REPLAY_SQL = "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
+T = TypeVar("T")
 UNREACHABLE = 2**63
 """A WAL position no replica reaches: the read goes to the primary."""
 
@@ -39,6 +41,29 @@ UNREACHABLE = 2**63
 def current_lsn(conn: sa.Connection) -> int:
     """The primary's WAL position now, as bytes since 0/0."""
     return int(conn.exec_driver_sql(LSN_SQL).scalar_one())
+
+
+class _Answer(Generic[T]):
+    """The answer of a question asked in another thread, awaited with a deadline."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: T | None = None
+        self.error: BaseException | None = None
+
+    @classmethod
+    def failed(cls, error: BaseException) -> _Answer[T]:
+        answer: _Answer[T] = cls()
+        answer.error = error
+        answer.done.set()
+        return answer
+
+    def result(self, timeout: float) -> T:
+        if not self.done.wait(timeout):
+            raise TimeoutError(f"no answer in {timeout:g} s")
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]  # set when there is no error
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +87,20 @@ class ReplicaSet:
         *,
         max_lag: float,
         probe_interval: float,
+        probes: Sequence[Engine] | None = None,
+        probe_timeout: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``probes``: an engine per replica for the probes, with short timeouts (the
+        replicas' own engines when ``None``); a probe unanswered after ``probe_timeout``
+        seconds counts as a failure."""
         self.primary = primary
         self.engines = tuple(replicas)
+        self._probes = dict(zip(self.engines, probes or self.engines, strict=True))
         self.max_lag = max_lag
         self.probe_interval = probe_interval
+        self.probe_timeout = probe_timeout
+        self._pending: dict[Engine, _Answer[Any]] = {}
         self._clock = clock
         self._states: dict[Engine, ReplicaState] = dict.fromkeys(self.engines, DOWN)
         # (time, primary LSN): enough history to tell any lag up to max_lag.
@@ -109,34 +142,71 @@ class ReplicaSet:
     # --- probing -------------------------------------------------------------------------
 
     def probe(self) -> None:
-        """Probe the primary and every replica once (the prober does this every
-        ``probe_interval``; tests call it to see a change at once)."""
+        """Probe the primary and every replica once, in parallel, each given at most
+        ``probe_timeout`` seconds (the prober does this every ``probe_interval``; tests
+        call it to see a change at once)."""
         with self._probing:
+            asks = {engine: self._ask(engine, self._replay_of) for engine in self.engines}
+            sample = self._ask(self.primary, current_lsn)
             now = self._clock()
             try:
-                with self.primary.connect() as conn:
-                    self._samples.append((now, current_lsn(conn)))
+                self._samples.append((now, sample.result(self.probe_timeout)))
             except Exception:
                 log.debug("primary position probe failed", exc_info=True)
             keep = self.max_lag + 10 * self.probe_interval + 1
             while len(self._samples) > 1 and self._samples[1][0] < now - keep:
                 self._samples.popleft()
-            for engine in self.engines:
-                self._probe_replica(engine)
+            deadline = self._clock() + self.probe_timeout
+            for engine, ask in asks.items():
+                try:
+                    recovering, replay = ask.result(max(0.0, deadline - self._clock()))
+                except Exception as exc:
+                    self._failed(engine, exc)
+                else:
+                    self._answered(engine, recovering, replay)
 
-    def _probe_replica(self, engine: Engine) -> None:
+    def _replay_of(self, conn: sa.Connection) -> tuple[bool, int | None]:
+        recovering, replay = conn.exec_driver_sql(REPLAY_SQL).one()
+        return bool(recovering), None if replay is None else int(replay)
+
+    def _ask(self, engine: Engine, query: Callable[[sa.Connection], T]) -> _Answer[T]:
+        """Run ``query`` on ``engine`` in a thread of its own: a server that stops
+        answering (a stalled network) holds that thread, never the prober. While an
+        earlier question to it is still unanswered, none is asked."""
+        pending = self._pending.get(engine)
+        if pending is not None and not pending.done.is_set():
+            return _Answer.failed(TimeoutError("an earlier probe is still unanswered"))
+        answer: _Answer[T] = _Answer()
+
+        def run() -> None:
+            try:
+                probe = self._probes.get(engine, engine)
+                with probe.connect() as conn:
+                    answer.value = query(conn)
+            except BaseException as exc:
+                answer.error = exc
+            finally:
+                answer.done.set()
+
+        self._pending[engine] = answer
+        threading.Thread(target=run, name="minicommerce-replica-probe", daemon=True).start()
+        return answer
+
+    def _failed(self, engine: Engine, exc: BaseException) -> None:
         was = self._states[engine]
-        try:
-            with engine.connect() as conn:
-                recovering, replay = conn.exec_driver_sql(REPLAY_SQL).one()
-            now = self._clock()
-        except Exception as exc:
-            if was.up or was.probed_at == 0.0:
-                log.warning("replica %s does not answer: %s", _name(engine), _first_line(exc))
-            # Its pooled connections are dead; the next use connects afresh.
+        if was.up or was.probed_at == 0.0:
+            log.warning("replica %s does not answer: %s", _name(engine), _first_line(exc))
+        if was.up and not isinstance(exc, TimeoutError):
+            # Its idle pooled connections are dead; the next use connects afresh. (Not
+            # after a timeout: the probe still holds its connection, which returns to
+            # the pool once the replica answers, or fails, on its own.)
             engine.dispose()
-            self._states[engine] = ReplicaState(up=False, probed_at=self._clock())
-            return
+            self._probes[engine].dispose()
+        self._states[engine] = ReplicaState(up=False, probed_at=self._clock())
+
+    def _answered(self, engine: Engine, recovering: bool, replay: int | None) -> None:
+        was = self._states[engine]
+        now = self._clock()
         if not recovering or replay is None:
             # Promoted (or not a replica at all): it no longer follows this primary.
             if was.up or was.probed_at == 0.0:
@@ -145,7 +215,7 @@ class ReplicaSet:
             return
         if not was.up and was.probed_at != 0.0:
             log.warning("replica %s answers again", _name(engine))
-        self._states[engine] = ReplicaState(True, int(replay), self._lag(int(replay), now), now)
+        self._states[engine] = ReplicaState(True, replay, self._lag(replay, now), now)
 
     def _lag(self, replay: int, now: float) -> float:
         """Seconds since the primary was last at a position ``replay`` covers."""
@@ -185,6 +255,7 @@ class ReplicaSet:
             thread.join(timeout=10)
         for engine in self.engines:
             engine.dispose()
+            self._probes[engine].dispose()
 
 
 def _name(engine: Engine) -> str:
