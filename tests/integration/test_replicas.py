@@ -23,7 +23,7 @@ from minicommerce.storage.positions import LocalPositions, RedisPositions
 from minicommerce.storage.replicas import UNREACHABLE, ReplicaSet
 from tests.conftest import FAST_ARGON2, PRIMARY_PORT, REPLICA_PORT, SECRET, _truncate_postgres
 from tests.images import photo
-from tests.pgservers import ReplicatedCluster, caught_up, replay_paused
+from tests.pgservers import PgBouncer, ReplicatedCluster, caught_up, replay_paused
 from tests.proxy import Proxy
 
 PRIMARY = f"postgresql://postgres@127.0.0.1:{PRIMARY_PORT}/shop"
@@ -228,6 +228,31 @@ def test_a_replica_that_stops_answering_is_given_up_on_in_seconds(
                 assert time.monotonic() < deadline, "the replica was not used again"
                 time.sleep(0.1)
                 replicas(shop).probe()
+
+
+def test_replicas_behind_pgbouncer(primary_url: str, replica_url: str) -> None:
+    """The primary and the replica each behind a pgbouncer in transaction mode."""
+    to_primary = PgBouncer(6444, PRIMARY_PORT)
+    to_replica = PgBouncer(6445, REPLICA_PORT)
+    try:
+        with Shop.open(
+            to_primary.url("shop"), pgbouncer=True, replica_urls=[to_replica.url("shop")],
+            replica_max_lag=60, migrate=False, secret_key=SECRET, argon2=FAST_ARGON2,
+        ) as shop:  # fmt: skip
+            buyer = customer(shop)
+            product = mug(shop)
+            caught_up(shop, PRIMARY, replica_url)
+            for _ in range(10):  # past psycopg's prepare threshold, on both
+                assert shop.catalog.get(product.id).id == product.id
+            with replay_paused(replica_url):
+                order, _ = shop.orders.place(buyer, order_of(product.id))
+                replicas(shop).probe()
+                assert shop.orders.get(buyer, order.id) == order
+                assert shop.catalog.get(product.id).stock_quantity == 10  # the replica's
+                assert shop.catalog.get(product.id, user_id=buyer).stock_quantity == 9
+    finally:
+        to_replica.stop()
+        to_primary.stop()
 
 
 def test_an_order_placed_then_read_by_its_owner_is_always_found(
