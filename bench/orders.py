@@ -130,9 +130,14 @@ def wrk(port: int, env: dict[str, str], duration: int, connections: int) -> dict
          "-s", str(HERE / "lua" / "orders.lua"), f"http://127.0.0.1:{port}"],
         env={**os.environ, **env}, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    match = re.search(r"BENCH_JSON (\{.*\})", out.stdout)  # lua/report.lua
+    return parse_wrk(out.stdout + out.stderr)
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """The figures of lua/report.lua's line (``orders_per_s`` is requests per second)."""
+    match = re.search(r"BENCH_JSON (\{.*\})", output)
     if not match:
-        raise SystemExit(out.stdout + out.stderr)
+        raise SystemExit(output)
     data = json.loads(match.group(1))
     errors = sum(data["errors"].values())
     return {
