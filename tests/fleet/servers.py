@@ -1,0 +1,260 @@
+"""`minicommerce serve` instances (the real command, granian) and nginx in front of them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SECRET
+from tests.fleet.client import call, requests_served
+from tests.fleet.machine import (
+    HTTP_PORTS,
+    PROXY_ADDRESS,
+    answers,
+    eventually,
+    free_ports,
+    nginx_binary,
+    shared_directory,
+)
+
+
+def cli(*args: str, env: Mapping[str, str], cwd: Path) -> None:
+    """Runs the ``minicommerce`` command (e.g. ``db upgrade``) and checks it succeeded."""
+    done = subprocess.run(
+        [sys.executable, "-m", "minicommerce_server.cli", *args],
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def server_environment(**settings: str) -> dict[str, str]:
+    """The process environment without the caller's MINICOMMERCE_* settings, plus these."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MINICOMMERCE_")}
+    environment |= {
+        "MINICOMMERCE_SECRET_KEY": SECRET,
+        "MINICOMMERCE_LOG_LEVEL": "WARNING",
+        "MINICOMMERCE_TRUSTED_PROXIES": PROXY_ADDRESS,
+        # Fast password hashing: the tests count logins, not argon2's cost.
+        "MINICOMMERCE_ARGON2_TIME_COST": "1",
+        "MINICOMMERCE_ARGON2_MEMORY_COST": "1024",
+        "MINICOMMERCE_ARGON2_PARALLELISM": "1",
+    }
+    return environment | settings
+
+
+@dataclass
+class Instance:
+    """One ``minicommerce serve`` (granian, one worker) on a loopback port."""
+
+    port: int
+    env: dict[str, str]
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.directory / f"serve-{self.port}.log"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "minicommerce_server.cli", "serve"]
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [
+                    *command,
+                    *("--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"),
+                    *("--server", "granian", "--no-demo-data"),
+                ],
+                cwd=self.directory,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: its worker goes with it
+            )
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        def healthy() -> bool:
+            """the instance answers /health"""
+            if self.process is not None and self.process.poll() is not None:
+                pytest.fail(f"the instance on {self.port} exited:\n{self.output()}")
+            try:
+                return call(self.port, "GET", "/health", timeout=2).status == 200
+            except OSError:
+                return False
+
+        eventually(healthy, seconds)
+
+    def kill(self) -> None:
+        """SIGKILL to the server and its worker at once: no shutdown of any kind."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+# --- nginx -----------------------------------------------------------------------------
+
+NGINX_CONFIG = """\
+# Written by tests/fleet/servers.py; deploy/nginx.conf is the production counterpart.
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    log_format fleet '$remote_addr "$request" $status $upstream_addr';
+    access_log {dir}/access.log fleet;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    client_max_body_size 11m;
+
+    upstream minicommerce {{
+        least_conn;
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://minicommerce;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            # The edge proxy: the client's address replaces whatever the client wrote.
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_bind {proxy_address};
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Nginx:
+    """nginx in the foreground with its own configuration and files in ``directory``."""
+
+    port: int
+    upstreams: list[int]
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "nginx.conf"
+
+    def start(self) -> None:
+        binary = nginx_binary()
+        servers = "\n".join(
+            f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;"
+            for port in self.upstreams
+        )
+        self.config.write_text(
+            NGINX_CONFIG.format(
+                dir=self.directory, servers=servers, port=self.port, proxy_address=PROXY_ADDRESS
+            )
+        )
+        error_log = str(self.directory / "error.log")
+        prefix = str(self.directory)
+        test = subprocess.run(
+            [binary, "-t", "-q", "-p", prefix, "-e", error_log, "-c", str(self.config)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert test.returncode == 0, test.stderr
+        self.process = subprocess.Popen(
+            [binary, "-p", prefix, "-e", error_log, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        eventually(lambda: answers(self.port), 10, "nginx listens")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()  # nginx: fast shutdown
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def error_log(self) -> str:
+        path = self.directory / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@dataclass
+class Fleet:
+    """Instances of one shop behind one nginx; requests go to ``port`` (nginx)."""
+
+    instances: list[Instance]
+    nginx: Nginx
+
+    @property
+    def port(self) -> int:
+        return self.nginx.port
+
+    def served(self) -> list[Counter[tuple[str, str]]]:
+        return [requests_served(instance.port) for instance in self.instances]
+
+    def outputs(self) -> str:
+        return "\n".join(f"--- instance {i.port}:\n{i.output()}" for i in self.instances) + (
+            f"\n--- nginx:\n{self.nginx.error_log()}"
+        )
+
+
+@contextmanager
+def fleet(
+    directory: Path, *, instances: int = 2, database_url: str, **settings: str
+) -> Iterator[Fleet]:
+    """``instances`` servers of the shop at ``database_url`` (migrated here by
+    ``minicommerce db upgrade``, as a deploy does) behind nginx with ``least_conn``."""
+    env = server_environment(MINICOMMERCE_DATABASE_URL=database_url, **settings)
+    cli("db", "upgrade", env=env, cwd=directory)
+    *ports, nginx_port = free_ports(HTTP_PORTS, instances + 1)
+    members = [Instance(port, env, directory) for port in ports]
+    proxy = Nginx(nginx_port, ports, shared_directory("mc-fleet-nginx-"))
+    try:
+        for member in members:
+            member.start()
+        for member in members:
+            member.wait_ready()
+        proxy.start()
+        yield Fleet(members, proxy)
+    finally:
+        proxy.stop()
+        for member in members:
+            member.stop()
+        shutil.rmtree(proxy.directory, ignore_errors=True)
