@@ -59,18 +59,18 @@ def call(
         connection.close()
 
 
-def requests_served(port: int) -> Counter[tuple[str, str]]:
-    """Requests an instance answered, by method and route, from its ``/metrics`` (one
-    worker per instance, so the figures are the whole instance's)."""
-    served: Counter[tuple[str, str]] = Counter()
+def requests_served(port: int) -> Counter[tuple[str, str, int]]:
+    """Requests an instance answered, by method, route and status, from its ``/metrics``
+    (one worker per instance, so the figures are the whole instance's)."""
+    served: Counter[tuple[str, str, int]] = Counter()
     for line in call(port, "GET", "/metrics").body.decode().splitlines():
         if line.startswith("minicommerce_http_requests_total{"):
             labels, _, value = line.partition("} ")
             fields = dict(
                 part.split("=", 1) for part in labels.split("{", 1)[1].split(",") if "=" in part
             )
-            key = (fields["method"].strip('"'), fields["route"].strip('"'))
-            served[key] += int(float(value))
+            method, route, status = (fields[k].strip('"') for k in ("method", "route", "status"))
+            served[(method, route, int(status))] += int(float(value))
     return served
 
 

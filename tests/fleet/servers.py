@@ -226,7 +226,7 @@ class Fleet:
     def port(self) -> int:
         return self.nginx.port
 
-    def served(self) -> list[Counter[tuple[str, str]]]:
+    def served(self) -> list[Counter[tuple[str, str, int]]]:
         return [requests_served(instance.port) for instance in self.instances]
 
     def outputs(self) -> str:
@@ -237,10 +237,11 @@ class Fleet:
 
 @contextmanager
 def fleet(
-    directory: Path, *, instances: int = 2, database_url: str, **settings: str
+    directory: Path, database_url: str, settings: Mapping[str, str], instances: int = 2
 ) -> Iterator[Fleet]:
-    """``instances`` servers of the shop at ``database_url`` (migrated here by
-    ``minicommerce db upgrade``, as a deploy does) behind nginx with ``least_conn``."""
+    """``instances`` servers of the shop at ``database_url`` with these ``MINICOMMERCE_*``
+    settings (the database migrated first by ``minicommerce db upgrade``, as a deploy
+    does), behind nginx with ``least_conn``."""
     env = server_environment(MINICOMMERCE_DATABASE_URL=database_url, **settings)
     cli("db", "upgrade", env=env, cwd=directory)
     *ports, nginx_port = free_ports(HTTP_PORTS, instances + 1)

@@ -38,10 +38,12 @@ def shop_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet
             new_postgres_database("mc_fleet") as url,
             fleet(
                 tmp_path_factory.mktemp("fleet"),
-                database_url=url,
-                MINICOMMERCE_REDIS_URL=REDIS_URL,
-                MINICOMMERCE_RATE_LIMIT_ANON=f"{ANON}/hour",
-                MINICOMMERCE_RATE_LIMIT_USER=f"{USER}/hour",
+                url,
+                {
+                    "MINICOMMERCE_REDIS_URL": REDIS_URL,
+                    "MINICOMMERCE_RATE_LIMIT_ANON": f"{ANON}/hour",
+                    "MINICOMMERCE_RATE_LIMIT_USER": f"{USER}/hour",
+                },
             ) as shop,
         ):
             yield shop, url
@@ -51,10 +53,12 @@ def shop_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet
         client.close()
 
 
-def served_by_each(shop: Fleet, before: list[Counter[tuple[str, str]]], route: str) -> list[int]:
+def served_by_each(
+    shop: Fleet, before: list[Counter[tuple[str, str, int]]], route: str
+) -> list[int]:
     """How many requests to ``route`` each instance answered since ``before``."""
     return [
-        sum(n for (_, r), n in (after - earlier).items() if r == route)
+        sum(n for (_, r, _), n in (after - earlier).items() if r == route)
         for earlier, after in zip(before, shop.served(), strict=True)
     ]
 
