@@ -198,6 +198,8 @@ def test_redis_stopped_and_restarted_under_load_no_500_and_limits_shared_again(
         "MINICOMMERCE_REDIS_URL": redis_server.url,
         "MINICOMMERCE_RATE_LIMIT_ANON": f"{anon}/hour",
         "MINICOMMERCE_RATE_LIMIT_USER": "100000/hour",
+        # Down is refused at once; a busy machine must not pass for an outage.
+        "MINICOMMERCE_REDIS_TIMEOUT": "0.5",
     }
     try:
         with new_postgres_database("mc_redis") as url, fleet(tmp_path, url, settings) as shop:
