@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -120,43 +121,47 @@ class Instance:
 
 # --- nginx -----------------------------------------------------------------------------
 
-NGINX_CONFIG = """\
-# Written by tests/fleet/servers.py; deploy/nginx.conf is the production counterpart.
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    log_format fleet '$remote_addr "$request" $status $upstream_addr';
-    access_log {dir}/access.log fleet;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    client_max_body_size 11m;
+SHIPPED_NGINX_CONFIG = Path(__file__).parents[2] / "deploy" / "nginx.conf"
 
-    upstream minicommerce {{
-        least_conn;
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://minicommerce;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            # The edge proxy: the client's address replaces whatever the client wrote.
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_bind {proxy_address};
-        }}
-    }}
-}}
-"""
+
+def loopback_nginx_config(directory: Path, port: int, upstreams: list[int]) -> str:
+    """deploy/nginx.conf, on loopback: its files in ``directory``, listening on ``port``,
+    the instances on ``upstreams``, connecting to them from :data:`PROXY_ADDRESS`. Each
+    edit must match exactly once, so that a change to deploy/nginx.conf that the tests
+    would no longer follow fails here."""
+    servers = "".join(
+        f"        server 127.0.0.1:{upstream} max_fails=1 fail_timeout=10s;\n"
+        for upstream in upstreams
+    )
+    temp = "".join(
+        f"    {kind}_temp_path {directory}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    edits = (
+        (r"^worker_processes auto;\n", "daemon off;\nworker_processes 1;\n"),
+        (r"^pid /var/run/nginx\.pid;", f"pid {directory}/nginx.pid;"),
+        (r"^error_log /dev/stderr warn;", f"error_log {directory}/error.log warn;"),
+        (r"^    default_type application/octet-stream;\n", f"\\g<0>{temp}"),
+        (
+            r"^    access_log /dev/stdout upstream;",
+            f"    access_log {directory}/access.log upstream;",
+        ),
+        (r"(^        server app\d+:8000 [^;]*;\n)+", servers),
+        (
+            r"^        listen 8080;\n        listen \[::\]:8080;",
+            f"        listen 127.0.0.1:{port};",
+        ),
+        (r"^            alias /srv/media/;", f"            alias {directory}/media/;"),
+        (
+            r"^            proxy_pass http://minicommerce;\n",
+            f"\\g<0>            proxy_bind {PROXY_ADDRESS};\n",
+        ),
+    )
+    text = SHIPPED_NGINX_CONFIG.read_text()
+    for pattern, replacement in edits:
+        text, found = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+        assert found == 1, f"deploy/nginx.conf no longer has {pattern!r}"
+    return text
 
 
 @dataclass
@@ -174,15 +179,7 @@ class Nginx:
 
     def start(self) -> None:
         binary = nginx_binary()
-        servers = "\n".join(
-            f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;"
-            for port in self.upstreams
-        )
-        self.config.write_text(
-            NGINX_CONFIG.format(
-                dir=self.directory, servers=servers, port=self.port, proxy_address=PROXY_ADDRESS
-            )
-        )
+        self.config.write_text(loopback_nginx_config(self.directory, self.port, self.upstreams))
         error_log = str(self.directory / "error.log")
         prefix = str(self.directory)
         test = subprocess.run(
