@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import new_postgres_database
 from tests.fleet.backends import PostgresCluster, RedisServer
-from tests.fleet.client import API, Answer, call, degraded_count
+from tests.fleet.client import API, Answer, call, degraded_count, requests_served
 from tests.fleet.conftest import ADDRESS, burst, library_token, new_products, new_user
 from tests.fleet.load import Load, assert_ledger_whole
 from tests.fleet.machine import (
@@ -47,6 +48,11 @@ def each_instance_placed_since(
             sum(v for k, v in (after - earlier).items() if k == ("POST", f"{API}/orders", 201))
         ]
     ]
+
+
+def placed_by(port: int) -> bool:
+    """whether the instance on ``port`` has placed an order"""
+    return requests_served(port)[("POST", f"{API}/orders", 201)] > 0
 
 
 @pytest.fixture
@@ -263,3 +269,51 @@ def test_redis_stopped_and_restarted_under_load_no_500_and_limits_shared_again(
             )
     finally:
         redis_server.close()
+
+
+def test_a_rolling_restart_under_checkouts_fails_no_request(tmp_path: Path) -> None:
+    """docs/deploy.md's rolling deploy: each instance in turn stopped with SIGTERM and
+    started again while buyers check out through nginx. Not one request fails: nginx
+    passes the requests an instance refuses to the other (none had been sent), and
+    granian finishes the requests it holds before it exits."""
+    with new_postgres_database("mc_roll") as url, fleet(tmp_path, url, NO_LIMITS) as shop:
+        products = new_products(url, [STOCK] * 2)
+        tokens = [library_token(url, new_user(url)) for _ in range(4)]
+        rounds = Counter[int]()
+
+        def buy(thread: int) -> list[Answer]:
+            rounds[thread] += 1
+            items = [{"product_id": products[rounds[thread] % 2], "quantity": 1}]
+            body = {"shipping_address": ADDRESS, "items": items}
+            headers = {"Idempotency-Key": f"roll-{thread}-{rounds[thread]}"}
+            return [
+                call(
+                    shop.port,
+                    "POST",
+                    f"{API}/orders",
+                    json_body=body,
+                    token=tokens[thread],
+                    headers=headers,
+                )
+            ]
+
+        with Load(buy, threads=4) as load:
+            load.wait_for(201, 30)
+            for instance in shop.instances:
+                stopped = time.monotonic()
+                instance.stop()  # SIGTERM: granian finishes what it has, then exits
+                load.wait_for(201, 20, since=stopped)  # the other instance takes over
+                instance.start()
+                instance.wait_ready()
+                # nginx left the stopped instance out for fail_timeout (10 s): the next
+                # one may stop only once nginx sends this one requests again.
+                eventually(
+                    partial(placed_by, instance.port),
+                    what="nginx sends the restarted instance orders again",
+                )
+        assert not load.failures, load.failures
+        print(f"rolling restart: answers {load.statuses()}")
+        assert_no_server_errors(load.statuses(), {201})
+        orders = acknowledged(load.answers())
+        ledger = assert_ledger_whole(url, orders, dict.fromkeys(products, STOCK))
+        assert len(ledger.totals) == len(orders)
