@@ -33,17 +33,18 @@ def call(
     path: str,
     *,
     json_body: object | None = None,
+    body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     token: str | None = None,
     source: str = "127.0.0.1",
     timeout: float = 30,
 ) -> Answer:
-    """One request on a new connection from the loopback address ``source``."""
+    """One request on a new connection from the loopback address ``source``; its body
+    ``json_body`` encoded, or ``body`` as it is."""
     connection = http.client.HTTPConnection(
         "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
     )
     sent = dict(headers or {})
-    body = None
     if json_body is not None:
         body = json.dumps(json_body).encode()
         sent["Content-Type"] = "application/json"

@@ -28,11 +28,11 @@ def open_shop(database_url: str) -> Shop:
     return Shop.open(database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False)
 
 
-def new_user(database_url: str) -> str:
-    """A new customer's email (password: PASSWORD)."""
+def new_user(database_url: str, *, is_staff: bool = False) -> str:
+    """A new customer's (or staff member's) email (password: PASSWORD)."""
     email = f"buyer-{uuid.uuid4().hex[:12]}@example.com"
     with open_shop(database_url) as shop:
-        shop.accounts.register(Registration(email=email, password=PASSWORD))
+        shop.accounts.register(Registration(email=email, password=PASSWORD), is_staff=is_staff)
     return email
 
 

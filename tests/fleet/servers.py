@@ -239,12 +239,18 @@ def fleet(
     """``instances`` servers of the shop at ``database_url`` with these ``MINICOMMERCE_*``
     settings (the database migrated first by ``minicommerce db upgrade``, as a deploy
     does), behind nginx with ``least_conn``."""
-    env = server_environment(MINICOMMERCE_DATABASE_URL=database_url, **settings)
-    cli("db", "upgrade", env=env, cwd=directory)
     *ports, nginx_port = free_ports(HTTP_PORTS, instances + 1)
-    members = [Instance(port, env, directory) for port in ports]
     proxy = Nginx(nginx_port, ports, shared_directory("mc-fleet-nginx-"))
+    # One media directory for every instance, which nginx serves (deploy/nginx.conf's
+    # /media/), as the compose file's shared volume.
+    media = proxy.directory / "media"
+    media.mkdir(mode=0o755)
+    env = server_environment(
+        MINICOMMERCE_DATABASE_URL=database_url, MINICOMMERCE_MEDIA_DIR=str(media), **settings
+    )
+    members = [Instance(port, env, directory) for port in ports]
     try:
+        cli("db", "upgrade", env=env, cwd=directory)
         for member in members:
             member.start()
         for member in members:

@@ -21,11 +21,13 @@ from tests.fleet.client import API, Answer, call, degraded_count
 from tests.fleet.conftest import ADDRESS, burst, library_token, new_products, new_user
 from tests.fleet.machine import fresh_window
 from tests.fleet.servers import Fleet, fleet
+from tests.images import photo
 
 ANON = 20  # per client address and hour
 USER = 40  # per user and hour
 HOUR = 3600
 MAX_FAILURES = 10  # the login throttle's default
+MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +219,44 @@ def test_one_idempotency_key_sent_to_both_instances_at_once_makes_one_order(
     )
     assert reused.status == 422
     assert reused.json()["code"] == "idempotency_key_reused"
+
+
+def test_an_image_uploaded_through_one_instance_is_served_by_nginx_from_the_shared_media(
+    shop_fleet: tuple[Fleet, str],
+) -> None:
+    shop, url = shop_fleet
+    token = library_token(url, new_user(url, is_staff=True))
+    (product,) = new_products(url, [5])
+    boundary = uuid.uuid4().hex
+    form = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="mug.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo(800, 600)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    uploaded = call(
+        shop.port,
+        "POST",
+        f"{API}/products/{product}/images",
+        body=form,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        token=token,
+    )
+    assert uploaded.status == 201, uploaded.body
+    renditions = uploaded.json()["renditions"]
+    assert renditions
+    for rendition in renditions:
+        assert rendition["url"].startswith("/media/")
+        served = call(shop.port, "GET", rendition["url"])
+        assert served.status == 200
+        assert served.headers["content-type"] == MEDIA_TYPES[rendition["format"]]
+        assert "immutable" in served.headers["cache-control"]
+        assert served.headers["x-content-type-options"] == "nosniff"
+    # nginx answered those from the directory: no instance saw a request for a file.
+    assert not [key for served in shop.served() for key in served if key[1].startswith("/media")]
+    # Both instances show the image.
+    for instance in shop.instances:
+        shown = call(instance.port, "GET", f"{API}/products/{product}").json()
+        assert [image["id"] for image in shown["images"]] == [uploaded.json()["id"]]
