@@ -1,6 +1,7 @@
 """Two `minicommerce serve` instances behind nginx (least_conn), one PostgreSQL database,
-one Redis: the limits, the login throttle and idempotency hold as if there were one
-server, and each test shows from the instances' own /metrics that both took part.
+one Redis: the limits, the login throttle, idempotency, media and sessions hold as if
+there were one server. The tests go through nginx and show from the instances' own
+/metrics that both took part, except where a test must choose the instance (sessions).
 
 nginx connects to the instances from 127.0.0.2, which they trust as their proxy, and
 sets ``X-Forwarded-For`` to the address its client connected from; the tests' clients
@@ -18,7 +19,14 @@ import redis
 
 from tests.conftest import REDIS_URL, new_postgres_database, require_service
 from tests.fleet.client import API, Answer, call, degraded_count
-from tests.fleet.conftest import ADDRESS, burst, library_token, new_products, new_user
+from tests.fleet.conftest import (
+    ADDRESS,
+    PASSWORD,
+    burst,
+    library_token,
+    new_products,
+    new_user,
+)
 from tests.fleet.machine import fresh_window
 from tests.fleet.servers import Fleet, fleet
 from tests.images import photo
@@ -260,3 +268,33 @@ def test_an_image_uploaded_through_one_instance_is_served_by_nginx_from_the_shar
     for instance in shop.instances:
         shown = call(instance.port, "GET", f"{API}/products/{product}").json()
         assert [image["id"] for image in shown["images"]] == [uploaded.json()["id"]]
+
+
+def test_a_logout_on_one_instance_ends_the_session_on_the_other_at_once(
+    shop_fleet: tuple[Fleet, str],
+) -> None:
+    shop, url = shop_fleet
+    email = new_user(url)
+    first, second = shop.instances
+    login = call(
+        first.port,
+        "POST",
+        f"{API}/auth/login",
+        json_body={"email": email, "password": PASSWORD},
+        source="127.0.0.40",
+    )
+    assert login.status == 200
+    tokens = login.json()
+    for instance in shop.instances:
+        assert call(instance.port, "GET", f"{API}/me", token=tokens["access_token"]).status == 200
+    logout = call(
+        first.port,
+        "POST",
+        f"{API}/auth/logout",
+        json_body={"refresh_token": tokens["refresh_token"]},
+        source="127.0.0.40",
+    )
+    assert logout.status == 204
+    # The other instance had accepted the token a moment ago (and cached its signature).
+    refused = call(second.port, "GET", f"{API}/me", token=tokens["access_token"])
+    assert refused.status == 401
