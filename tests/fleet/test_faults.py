@@ -56,6 +56,16 @@ def placed_by(port: int) -> bool:
 
 
 @pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    server = RedisServer(free_ports(REDIS_PORTS)[0])
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
 def private_postgres() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster(free_ports(POSTGRES_PORTS)[0])
     try:
@@ -195,80 +205,75 @@ def test_an_instance_killed_mid_checkout_leaves_no_partial_order_and_no_lost_sto
 
 
 def test_redis_stopped_and_restarted_under_load_no_500_and_limits_shared_again(
-    tmp_path: Path,
+    tmp_path: Path, private_redis: RedisServer
 ) -> None:
     anon = 20
-    redis_server = RedisServer(free_ports(REDIS_PORTS)[0])
-    redis_server.start()
     settings = {
-        "MINICOMMERCE_REDIS_URL": redis_server.url,
+        "MINICOMMERCE_REDIS_URL": private_redis.url,
         "MINICOMMERCE_RATE_LIMIT_ANON": f"{anon}/hour",
         "MINICOMMERCE_RATE_LIMIT_USER": "100000/hour",
         # Down is refused at once; a busy machine must not pass for an outage.
         "MINICOMMERCE_REDIS_TIMEOUT": "0.5",
     }
-    try:
-        with new_postgres_database("mc_redis") as url, fleet(tmp_path, url, settings) as shop:
-            (product,) = new_products(url, [STOCK])
-            tokens = [library_token(url, new_user(url)) for _ in range(6)]
-            rounds = Counter[int]()
+    with new_postgres_database("mc_redis") as url, fleet(tmp_path, url, settings) as shop:
+        (product,) = new_products(url, [STOCK])
+        tokens = [library_token(url, new_user(url)) for _ in range(6)]
+        rounds = Counter[int]()
 
-            def shop_around(thread: int) -> list[Answer]:
-                rounds[thread] += 1
-                token = tokens[thread]
-                if rounds[thread] % 5:
-                    return [call(shop.port, "GET", f"{API}/products?limit=5", token=token)]
-                body = {
-                    "shipping_address": ADDRESS,
-                    "items": [{"product_id": product, "quantity": 1}],
-                }
-                return [call(shop.port, "POST", f"{API}/orders", json_body=body, token=token)]
+        def shop_around(thread: int) -> list[Answer]:
+            rounds[thread] += 1
+            token = tokens[thread]
+            if rounds[thread] % 5:
+                return [call(shop.port, "GET", f"{API}/products?limit=5", token=token)]
+            body = {
+                "shipping_address": ADDRESS,
+                "items": [{"product_id": product, "quantity": 1}],
+            }
+            return [call(shop.port, "POST", f"{API}/orders", json_body=body, token=token)]
 
-            fresh_window(3600, margin=45)
-            ports = [instance.port for instance in shop.instances]
-            with Load(shop_around, threads=6) as load:
-                load.wait_for(200, 30)
-                redis_server.stop()
-                down = time.monotonic()
-                time.sleep(2)
-                for port in ports:
-                    ready = call(port, "GET", "/ready")
-                    assert (ready.status, ready.json()["redis"]) == (503, "unavailable")
-                assert min(degraded_count(port) for port in ports) > 0, "both limited alone"
-                redis_server.start()
-                up = time.monotonic()
-                attempts = iter(range(1, 200))
-
-                def shared_again() -> bool:
-                    """a new client's anonymous limit is one limit across both instances"""
-                    source = f"127.0.3.{next(attempts)}"
-                    before = [degraded_count(port) for port in ports]
-                    served_before = shop.served()
-                    answers = burst(
-                        2 * anon,
-                        lambda _: call(shop.port, "GET", f"{API}/products?limit=1", source=source),
-                    )
-                    after = [degraded_count(port) for port in ports]
-                    each = [
-                        sum(v for (m, r, _), v in (b - a).items() if r == f"{API}/products")
-                        for a, b in zip(served_before, shop.served(), strict=True)
-                    ]
-                    passed = Counter(a.status for a in answers)[200]
-                    return passed == anon and before == after and min(each) > 0
-
-                eventually(shared_again, 40)
-                recovered = time.monotonic()
-            assert not load.failures, load.failures
-            assert_no_server_errors(load.statuses(), {200, 201})
-            assert load.statuses(down, up)[200] > 0, "served while Redis was down"
+        fresh_window(3600, margin=45)
+        ports = [instance.port for instance in shop.instances]
+        with Load(shop_around, threads=6) as load:
+            load.wait_for(200, 30)
+            private_redis.stop()
+            down = time.monotonic()
+            time.sleep(2)
             for port in ports:
-                assert call(port, "GET", "/ready").status == 200
-            print(
-                f"redis down {up - down:.1f} s; limits shared again {recovered - up:.1f} s "
-                f"after the restart; load answers: {load.statuses()}"
-            )
-    finally:
-        redis_server.close()
+                ready = call(port, "GET", "/ready")
+                assert (ready.status, ready.json()["redis"]) == (503, "unavailable")
+            assert min(degraded_count(port) for port in ports) > 0, "both limited alone"
+            private_redis.start()
+            up = time.monotonic()
+            attempts = iter(range(1, 200))
+
+            def shared_again() -> bool:
+                """a new client's anonymous limit is one limit across both instances"""
+                source = f"127.0.3.{next(attempts)}"
+                before = [degraded_count(port) for port in ports]
+                served_before = shop.served()
+                answers = burst(
+                    2 * anon,
+                    lambda _: call(shop.port, "GET", f"{API}/products?limit=1", source=source),
+                )
+                after = [degraded_count(port) for port in ports]
+                each = [
+                    sum(v for (m, r, _), v in (b - a).items() if r == f"{API}/products")
+                    for a, b in zip(served_before, shop.served(), strict=True)
+                ]
+                passed = Counter(a.status for a in answers)[200]
+                return passed == anon and before == after and min(each) > 0
+
+            eventually(shared_again, 40)
+            recovered = time.monotonic()
+        assert not load.failures, load.failures
+        assert_no_server_errors(load.statuses(), {200, 201})
+        assert load.statuses(down, up)[200] > 0, "served while Redis was down"
+        for port in ports:
+            assert call(port, "GET", "/ready").status == 200
+        print(
+            f"redis down {up - down:.1f} s; limits shared again {recovered - up:.1f} s "
+            f"after the restart; load answers: {load.statuses()}"
+        )
 
 
 def test_a_rolling_restart_under_checkouts_fails_no_request(tmp_path: Path) -> None:
