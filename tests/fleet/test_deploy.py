@@ -87,6 +87,9 @@ def test_the_instances_trust_nginx_alone_and_reach_every_backend(compose: dict[s
     pgbouncer = ConfigParser(inline_comment_prefixes=(";",))
     pgbouncer.read_string((DEPLOY / "pgbouncer" / "pgbouncer.ini").read_text())
     assert pgbouncer["pgbouncer"]["pool_mode"] == "transaction"
+    # A query waiting for the primary fails as soon as a new connection would.
+    connect_timeout = ServerSettings.model_fields["db_connect_timeout"].default
+    assert float(pgbouncer["pgbouncer"]["query_wait_timeout"]) <= connect_timeout
     settings = set(ServerSettings.model_fields)
     for name, service in app_services(compose).items():
         env = service["environment"]
