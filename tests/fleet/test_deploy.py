@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shutil
 import subprocess
 from configparser import ConfigParser
 from pathlib import Path
@@ -57,12 +58,13 @@ def test_nginx_accepts_the_shipped_configuration() -> None:
     # The compose network's names do not resolve here: the same file, on loopback.
     config = directory / "nginx.conf"
     config.write_text(UPSTREAM_SERVER.sub(r"        server 127.0.0.1:\2", text))
-    checked = subprocess.run(
-        [binary, "-t", "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        command = [binary, "-t", "-p", str(directory), "-e", str(directory / "error.log")]
+        checked = subprocess.run(
+            [*command, "-c", str(config)], capture_output=True, text=True, check=False
+        )
+    finally:
+        shutil.rmtree(directory)
     assert checked.returncode == 0, checked.stderr
     assert "test is successful" in checked.stderr
 
