@@ -38,6 +38,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[server,postgres,redis]")
     session.run("python", "bench/run.py", *session.posargs)
     session.run("python", "bench/orders.py")
+    session.run("python", "bench/fleet.py")
 
 
 @nox.session

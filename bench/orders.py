@@ -32,10 +32,11 @@ import sqlalchemy as sa
 
 from minicommerce import Argon2Parameters, PlaceOrder, Shop
 from minicommerce.accounts.tokens import AccessTokenCodec
-from minicommerce.storage.tables import products, sessions, users
+from minicommerce.storage.tables import order_items, products, sessions, users
 
 HERE = Path(__file__).resolve().parent
 DJANGO_ORDERS_PER_S = 350
+FLASH_STOCK = 500
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DB = "minicommerce_bench_orders"
 URL = f"postgresql://postgres@127.0.0.1:5432/{DB}"
@@ -130,9 +131,14 @@ def wrk(port: int, env: dict[str, str], duration: int, connections: int) -> dict
          "-s", str(HERE / "lua" / "orders.lua"), f"http://127.0.0.1:{port}"],
         env={**os.environ, **env}, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    match = re.search(r"BENCH_JSON (\{.*\})", out.stdout)  # lua/report.lua
+    return parse_wrk(out.stdout + out.stderr)
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """The figures of lua/report.lua's line (``orders_per_s`` is requests per second)."""
+    match = re.search(r"BENCH_JSON (\{.*\})", output)
     if not match:
-        raise SystemExit(out.stdout + out.stderr)
+        raise SystemExit(output)
     data = json.loads(match.group(1))
     errors = sum(data["errors"].values())
     return {
@@ -237,6 +243,27 @@ def main() -> None:
             pg_pids |= postgres()
             result["pg_cpu_ms"] = 1000 * (cpu_seconds(pg_pids) - pg_cpu) / orders
             results[name] = result
+        # A flash sale: everyone on one product with little stock; most requests are
+        # rightly refused (409), and what was sold must be exactly what the stock lost.
+        flash_id = ids[0] + 1
+        taken = sa.select(sa.func.coalesce(sa.func.sum(order_items.c.quantity), 0)).where(
+            order_items.c.product_id == flash_id
+        )
+        with Shop.open(URL, secret_key=SECRET) as shop, shop.database.writer.begin() as conn:
+            sold_before = conn.execute(taken).scalar_one()
+            conn.execute(
+                sa.update(products)
+                .where(products.c.id == flash_id)
+                .values(stock_quantity=FLASH_STOCK)
+            )
+        flash = wrk(port, {**spread, "BENCH_ID_MIN": str(flash_id), "BENCH_ID_MAX": str(flash_id)},
+                    args.duration, args.connections)  # fmt: skip
+        with Shop.open(URL, secret_key=SECRET) as shop, shop.database.reader.connect() as conn:
+            left = conn.execute(
+                sa.select(products.c.stock_quantity).where(products.c.id == flash_id)
+            ).scalar_one()
+            sold = conn.execute(taken).scalar_one() - sold_before
+        flash.update(left=left, sold=sold)
     finally:
         stop(server)
     # The ceiling: the same requests answered by a bare Litestar app with a captured order.
@@ -272,6 +299,11 @@ def main() -> None:
         )
         print(f"  {name:7} {r['orders_per_s']:7,.0f} orders/s  p50 {r['p50_ms']:6.1f} ms  "
               f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}{cpu}")  # fmt: skip
+    oversold = flash["sold"] > FLASH_STOCK or flash["left"] != FLASH_STOCK - flash["sold"]
+    print(f"  flash   {flash['orders_per_s']:7,.0f} answers/s  p50 {flash['p50_ms']:6.1f} ms  "
+          f"p99 {flash['p99_ms']:6.1f} ms  one product with {FLASH_STOCK:,} in stock: "
+          f"{flash['sold']:,.0f} sold, {flash['left']:,.0f} left, "
+          f"{'OVERSOLD' if oversold else 'no oversell'}; the other answers are 409s")  # fmt: skip
     spread_rate = results["spread"]["orders_per_s"]
     print(f"  spread / ceiling (same run): {spread_rate / results['ceiling']['orders_per_s']:.1%}")
     print(f"  spread / in-process PostgreSQL with 8 threads (same run): "

@@ -32,7 +32,7 @@ from minicommerce_server.routes.media import media_file
 from minicommerce_server.routes.operations import OperationsController
 from minicommerce_server.routes.orders import AdminOrderController, OrderController
 from minicommerce_server.routes.stats import AdminStatsController
-from minicommerce_server.security import provide_user
+from minicommerce_server.security import provide_caller
 from minicommerce_server.services import Backends
 from minicommerce_server.settings import ServerSettings
 
@@ -104,7 +104,9 @@ def create_app(
     dependencies: dict[str, Any] = {
         "shop": Provide(lambda: shop, use_cache=True, sync_to_thread=False),
         "backends": Provide(lambda: backends, use_cache=True, sync_to_thread=False),
-        "current_user": Provide(provide_user, sync_to_thread=True),
+        # On the loop: it only checks what the edge found; the session is checked in the
+        # handler's own thread (security.Caller).
+        "caller": Provide(provide_caller, sync_to_thread=False),
     }
     allowed: dict[str, str] = {}
 

@@ -96,7 +96,7 @@ class EdgeMiddleware:
 
     def _identify(self, authorization: bytes | None, state: dict[str, object]) -> int | None:
         """The user id of a valid access token; a bad token is kept for protected routes
-        to report (see :func:`~minicommerce_server.security.provide_user`)."""
+        to report (see :func:`~minicommerce_server.security.provide_caller`)."""
         user_id: int | None = None
         if authorization is not None:
             scheme, _, token = authorization.decode("latin-1").partition(" ")

@@ -1,5 +1,5 @@
-"""The signed-in user: a route dependency, and the guard of the staff routes (the token was
-read by the edge middleware)."""
+"""The signed-in user: the ``caller`` route dependency, and the guard of the staff routes
+(the token was read by the edge middleware)."""
 
 from __future__ import annotations
 
@@ -43,9 +43,39 @@ def token_user(request: Request[Any, Any, Any]) -> int | None:
     return user_id if isinstance(user_id, int) else None
 
 
-def provide_user(request: Request[Any, Any, Any], shop: NamedDependency[Shop]) -> User:
-    """The signed-in, active user; 401 otherwise."""
-    return signed_in_user(request.scope, shop)
+class Caller:
+    """Who is calling: the handler's way to the signed-in user.
+
+    The token's signature and claims were checked at the edge, on the event loop (cached,
+    no I/O), so a request without a valid token is a 401 before its body is read. Whether
+    its session is still live is a database read: :attr:`user` does it in the thread that
+    asks, which is the handler's own worker thread. A dependency that loaded the user would
+    need a worker thread of its own, and each hop to a thread cost about 0.25 ms of server
+    CPU per order (docs/benchmarks.md).
+    """
+
+    __slots__ = ("_scope", "_shop")
+
+    def __init__(self, scope: Scope, shop: Shop) -> None:
+        self._scope = scope
+        self._shop = shop
+
+    @property
+    def user(self) -> User:
+        """The signed-in, active user of a live session (loaded once per request); 401
+        otherwise. Blocks on the database: call it from a sync handler."""
+        return signed_in_user(self._scope, self._shop)
+
+
+def provide_caller(request: Request[Any, Any, Any], shop: NamedDependency[Shop]) -> Caller:
+    """The caller of a request with a valid access token; 401 otherwise (no I/O)."""
+    state = request.scope.setdefault("state", {})
+    if state.get("user_id") is None:
+        error = state.get("auth_error")
+        if isinstance(error, AuthenticationError):
+            raise error
+        raise AuthenticationError("Sign in: send 'Authorization: Bearer <access_token>'.")
+    return Caller(request.scope, shop)
 
 
 async def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -53,7 +83,7 @@ async def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
 
     Guards run before the body and the parameters are read, so a customer learns nothing
     about a staff route's input. Loading the user is a database read: it runs in a worker
-    thread, and the user is kept for the handler's ``current_user``.
+    thread, and the user is kept for the handler's ``caller``.
     """
     if connection.scope.get("method") == "OPTIONS":  # says which methods exist, nothing more
         return

@@ -244,7 +244,8 @@ class OrderService:
         oldest first, every day present) the orders placed that are not cancelled and the
         exact sum of their totals; the window's orders by current status; and the live
         products with at most ``low_stock`` in stock (default: the shop's threshold).
-        Two indexed queries."""
+        Two queries: the orders over their ``created_at`` index, the products by a scan
+        (an index on stock would cost every order, see migration 0008)."""
         if not 1 <= days <= MAX_STATS_DAYS:
             raise ValidationError.single("days", f"must be between 1 and {MAX_STATS_DAYS}")
         threshold = self.low_stock_threshold if low_stock is None else low_stock

@@ -42,14 +42,9 @@ products = sa.Table(
     sa.Index("ix_products_live_price", "price", "id", sqlite_where=_live, postgresql_where=_live),
     sa.Index("ix_products_live_name", "name", "id", sqlite_where=_live, postgresql_where=_live),
     sa.Index("ix_products_live_id", "id", sqlite_where=_live, postgresql_where=_live),
-    # The staff overview lists live products low on stock, lowest first.
-    sa.Index(
-        "ix_products_live_stock_quantity",
-        "stock_quantity",
-        "id",
-        sqlite_where=_live,
-        postgresql_where=_live,
-    ),
+    # No index on stock_quantity: every order updates it, and an indexed column would make
+    # each of those updates write to every index above (no HOT update on PostgreSQL). The
+    # staff low-stock list scans live products instead (migration 0008).
 )
 
 product_images = sa.Table(

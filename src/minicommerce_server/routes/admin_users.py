@@ -13,7 +13,7 @@ from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.params import CursorParam
 from minicommerce_server.problems import problems
 from minicommerce_server.routes.catalog import blank_to_none
-from minicommerce_server.security import staff_only
+from minicommerce_server.security import Caller, staff_only
 
 
 class AdminUserController(Controller):
@@ -64,7 +64,7 @@ class AdminUserController(Controller):
         self,
         user_id: FromPath[int],
         data: JSONBody[UserAdminChanges],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> User:
-        return shop.accounts.administer(current_user.id, user_id, data)
+        return shop.accounts.administer(caller.user.id, user_id, data)

@@ -6,8 +6,9 @@ from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from minicommerce import Cart, LineQuantity, Shop, User
+from minicommerce import Cart, LineQuantity, Shop
 from minicommerce_server.problems import problems
+from minicommerce_server.security import Caller
 
 
 class CartController(Controller):
@@ -16,8 +17,8 @@ class CartController(Controller):
     security = [{"BearerToken": []}]
 
     @get("/", sync_to_thread=True, summary="The caller's cart", responses=problems(401, 429))
-    def view(self, current_user: NamedDependency[User], shop: NamedDependency[Shop]) -> Cart:
-        return shop.carts.view(current_user.id)
+    def view(self, caller: NamedDependency[Caller], shop: NamedDependency[Shop]) -> Cart:
+        return shop.carts.view(caller.user.id)
 
     @put(
         "/items/{product_id:int}",
@@ -35,10 +36,10 @@ class CartController(Controller):
         self,
         product_id: FromPath[int],
         data: JSONBody[LineQuantity],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> Cart:
-        return shop.carts.set_quantity(current_user.id, product_id, data)
+        return shop.carts.set_quantity(caller.user.id, product_id, data)
 
     @delete(
         "/items/{product_id:int}",
@@ -50,10 +51,10 @@ class CartController(Controller):
     def remove_item(
         self,
         product_id: FromPath[int],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> Cart:
-        return shop.carts.remove(current_user.id, product_id)
+        return shop.carts.remove(caller.user.id, product_id)
 
     @delete(
         "/",
@@ -62,5 +63,5 @@ class CartController(Controller):
         summary="Empty the cart",
         responses=problems(401, 429),
     )
-    def clear(self, current_user: NamedDependency[User], shop: NamedDependency[Shop]) -> None:
-        shop.carts.clear(current_user.id)
+    def clear(self, caller: NamedDependency[Caller], shop: NamedDependency[Shop]) -> None:
+        shop.carts.clear(caller.user.id)

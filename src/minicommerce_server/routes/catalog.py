@@ -17,14 +17,13 @@ from minicommerce import (
     ProductQuery,
     ProductSort,
     Shop,
-    User,
 )
 from minicommerce.money import PRICE_PATTERN
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.offload import offload_of
 from minicommerce_server.params import CursorParam
 from minicommerce_server.problems import problems
-from minicommerce_server.security import staff_only, token_user
+from minicommerce_server.security import Caller, staff_only, token_user
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 ETAG = ResponseHeader(
@@ -135,9 +134,9 @@ class ProductController(Controller):
         self,
         data: JSONBody[NewProduct],
         shop: NamedDependency[Shop],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
     ) -> Response[Product]:
-        product = shop.catalog.create(data, user_id=current_user.id)
+        product = shop.catalog.create(data, user_id=caller.user.id)
         return Response(product, status_code=201, headers={"ETag": etag(product)})
 
     @patch(
@@ -156,11 +155,11 @@ class ProductController(Controller):
         product_id: FromPath[int],
         data: JSONBody[ProductChanges],
         shop: NamedDependency[Shop],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         if_match: IfMatch = None,
     ) -> Response[Product]:
         product = shop.catalog.update(
-            product_id, data, parse_if_match(if_match), user_id=current_user.id
+            product_id, data, parse_if_match(if_match), user_id=caller.user.id
         )
         return Response(product, headers={"ETag": etag(product)})
 
@@ -179,7 +178,7 @@ class ProductController(Controller):
         self,
         product_id: FromPath[int],
         shop: NamedDependency[Shop],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         if_match: IfMatch = None,
     ) -> None:
-        shop.catalog.delete(product_id, parse_if_match(if_match), user_id=current_user.id)
+        shop.catalog.delete(product_id, parse_if_match(if_match), user_id=caller.user.id)

@@ -11,9 +11,9 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody
 
-from minicommerce import ImageChanges, ProductImage, Shop, User
+from minicommerce import ImageChanges, ProductImage, Shop
 from minicommerce_server.problems import problems
-from minicommerce_server.security import staff_only
+from minicommerce_server.security import Caller, staff_only
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 # Room for the multipart framing and the alt text around a file of the largest size.
@@ -69,10 +69,10 @@ class ProductImageController(Controller):
         product_id: FromPath[int],
         data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
         shop: NamedDependency[Shop],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
     ) -> ProductImage:
         content = data.file.file.read()
-        return shop.catalog.add_image(product_id, content, data.alt or "", user_id=current_user.id)
+        return shop.catalog.add_image(product_id, content, data.alt or "", user_id=caller.user.id)
 
     @patch(
         "/{image_id:int}",
@@ -88,9 +88,9 @@ class ProductImageController(Controller):
         image_id: FromPath[int],
         data: JSONBody[ImageChanges],
         shop: NamedDependency[Shop],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
     ) -> ProductImage:
-        return shop.catalog.update_image(product_id, image_id, data, user_id=current_user.id)
+        return shop.catalog.update_image(product_id, image_id, data, user_id=caller.user.id)
 
     @delete(
         "/{image_id:int}",
@@ -106,6 +106,6 @@ class ProductImageController(Controller):
         product_id: FromPath[int],
         image_id: FromPath[int],
         shop: NamedDependency[Shop],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
     ) -> None:
-        shop.catalog.remove_image(product_id, image_id, user_id=current_user.id)
+        shop.catalog.remove_image(product_id, image_id, user_id=caller.user.id)

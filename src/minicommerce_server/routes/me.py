@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 
 from minicommerce import PasswordChange, ProfileChanges, Shop, User
 from minicommerce_server.problems import problems
+from minicommerce_server.security import Caller
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
@@ -17,9 +18,9 @@ class MeController(Controller):
     tags = ["Account"]
     security = BEARER
 
-    @get("/", sync_to_thread=False, summary="The signed-in user", responses=problems(401, 429))
-    def me(self, current_user: NamedDependency[User]) -> User:
-        return current_user
+    @get("/", sync_to_thread=True, summary="The signed-in user", responses=problems(401, 429))
+    def me(self, caller: NamedDependency[Caller]) -> User:
+        return caller.user
 
     @patch(
         "/",
@@ -30,10 +31,10 @@ class MeController(Controller):
     def update_me(
         self,
         data: JSONBody[ProfileChanges],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> User:
-        return shop.accounts.update_profile(current_user.id, data)
+        return shop.accounts.update_profile(caller.user.id, data)
 
     @post(
         "/password",
@@ -57,7 +58,7 @@ class MeController(Controller):
     def change_password(
         self,
         data: JSONBody[PasswordChange],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> None:
-        shop.auth.change_password(current_user.id, data)
+        shop.auth.change_password(caller.user.id, data)

@@ -16,14 +16,13 @@ from minicommerce import (
     PlaceOrder,
     Shop,
     StatusChange,
-    User,
 )
 from minicommerce.ids import MAX_ID
 from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.observability import metrics_of
 from minicommerce_server.params import CursorParam
 from minicommerce_server.problems import problems
-from minicommerce_server.security import staff_only
+from minicommerce_server.security import Caller, staff_only
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
@@ -67,12 +66,12 @@ class OrderController(Controller):
     def place(
         self,
         data: JSONBody[PlaceOrder],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey = None,
     ) -> Order:
-        order, created = shop.orders.place(current_user.id, data, idempotency_key)
+        order, created = shop.orders.place(caller.user.id, data, idempotency_key)
         if created:
             metrics_of(request).count("orders_placed")
         return order
@@ -81,22 +80,22 @@ class OrderController(Controller):
          responses=problems(401, 422, 429))  # fmt: skip
     def list_orders(
         self,
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
         limit: Limit = DEFAULT_LIMIT,
         cursor: CursorParam = None,
     ) -> Page[Order]:
-        return shop.orders.list(current_user.id, limit=limit, cursor=cursor)
+        return shop.orders.list(caller.user.id, limit=limit, cursor=cursor)
 
     @get("/{order_id:int}", sync_to_thread=True, summary="One of the caller's orders",
          responses=problems(401, 404, 429))  # fmt: skip
     def get_order(
         self,
         order_id: FromPath[int],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> Order:
-        return shop.orders.get(current_user.id, order_id)
+        return shop.orders.get(caller.user.id, order_id)
 
     @post(
         "/{order_id:int}/cancel",
@@ -108,10 +107,10 @@ class OrderController(Controller):
     def cancel(
         self,
         order_id: FromPath[int],
-        current_user: NamedDependency[User],
+        caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> Order:
-        return shop.orders.cancel(current_user.id, order_id)
+        return shop.orders.cancel(caller.user.id, order_id)
 
 
 class AdminOrderController(Controller):

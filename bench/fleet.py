@@ -1,0 +1,191 @@
+"""A shop's mixed load through nginx in front of several instances, on PostgreSQL + Redis.
+
+    python bench/fleet.py [--instances 2] [--workers 1] [--duration 60] [--connections 64]
+
+It re-creates the database ``minicommerce_bench_orders`` (10,000 products, 200 customers
+with live sessions and tokens minted with the server's secret, as ``bench/orders.py``),
+starts ``--instances`` ``minicommerce serve`` processes sharing that database and Redis
+(``MINICOMMERCE_BENCH_REDIS_URL``, default db 11 of the local Redis, flushed first), puts
+nginx in front of them (``least_conn``, keep-alive to the instances, the instances trust
+it for ``X-Forwarded-For``), then loads nginx with wrk and ``lua/mixed.lua``: 80 % browse,
+15 % cart, 5 % checkout. Rate limits are on, shared through Redis, but set high enough
+(``--rate``) that the load is never refused: what the limiter costs is in the figures.
+Afterwards it checks that no product's stock went below zero and that every order's lines
+add up to its total. Needs nginx and wrk (Debian packages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+import sqlalchemy as sa
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import orders as base  # noqa: E402 - the order bench's database, seeding and wrk helpers
+
+from minicommerce import Shop  # noqa: E402
+from minicommerce.accounts.tokens import AccessTokenCodec  # noqa: E402
+from minicommerce.storage.tables import sessions  # noqa: E402
+
+TOTAL_STOCK = "SELECT sum(stock_quantity) FROM products"
+TARGET_RPS = 1_670  # ten times the original shop's plan of 10,000 requests a minute
+TARGET_P99_MS = 100
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream shop {{
+        least_conn;
+{servers}
+        keepalive 128;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://shop;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }}
+    }}
+}}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--instances", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="granian workers per instance")
+    parser.add_argument("--duration", type=int, default=60)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rate", default="1000000/minute", help="anonymous and per-user limits")
+    args = parser.parse_args()
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise SystemExit("nginx is needed: apt-get install -y nginx")
+    redis_url = os.environ.get("MINICOMMERCE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    redis.Redis.from_url(redis_url).flushdb()
+
+    base.reset(base.URL)
+    now = datetime.now(UTC)
+    with Shop.open(base.URL, secret_key=base.SECRET) as shop:
+        user_ids = base.seed(shop, 10_000, 200)
+        ids = base.id_range(shop)
+        with shop.database.writer.begin() as conn:
+            rows = [{"id": f"bench{u}", "user_id": u, "created_at": now} for u in user_ids]
+            conn.execute(sa.insert(sessions), rows)
+        with shop.database.reader.connect() as conn:
+            stock_before = int(conn.execute(sa.text(TOTAL_STOCK)).scalar_one())
+    codec = AccessTokenCodec(base.SECRET, ttl=3600)
+    tmp = Path(tempfile.mkdtemp(prefix="mc-fleet-"))
+    tokens = tmp / "tokens"
+    tokens.write_text("\n".join(codec.issue(u, f"bench{u}", now) for u in user_ids) + "\n")
+
+    env = {**os.environ, "MINICOMMERCE_DATABASE_URL": base.URL,
+           "MINICOMMERCE_SECRET_KEY": base.SECRET, "MINICOMMERCE_REDIS_URL": redis_url,
+           "MINICOMMERCE_ACCESS_TOKEN_TTL": "3600", "MINICOMMERCE_RATE_LIMIT_ANON": args.rate,
+           "MINICOMMERCE_RATE_LIMIT_USER": args.rate, "MINICOMMERCE_TRUSTED_PROXIES": "127.0.0.1",
+           "MINICOMMERCE_LOG_LEVEL": "WARNING", "MINICOMMERCE_DB_POOL_SIZE": "20"}  # fmt: skip
+    ports = random.sample(range(20_000, 40_000), args.instances + 1)
+    front, backs = ports[0], ports[1:]
+    servers = [
+        base.start(
+            [
+                sys.executable,
+                "-m",
+                "minicommerce_server.cli",
+                "serve",
+                "--port",
+                str(p),
+                "--workers",
+                str(args.workers),
+                "--no-demo-data",
+            ],
+            env,
+        )
+        for p in backs
+    ]
+    conf = tmp / "nginx.conf"
+    upstreams = "\n".join(f"        server 127.0.0.1:{p};" for p in backs)
+    conf.write_text(NGINX_CONF.format(tmp=tmp, servers=upstreams, port=front))
+    proxy = base.start([nginx, "-c", str(conf), "-p", str(tmp)], dict(os.environ))
+    try:
+        for p in backs:
+            base.wait_for(f"http://127.0.0.1:{p}/health")
+        base.wait_for(f"http://127.0.0.1:{front}/health")
+        scenario = {"BENCH_TOKENS": str(tokens), "BENCH_ID_MIN": str(ids[0]),
+                    "BENCH_ID_MAX": str(ids[1])}  # fmt: skip
+        mixed(front, scenario, 5, args.connections)  # warm-up
+        pids = set().union(*(base.tree(s.pid) for s in servers), base.tree(proxy.pid))
+        pg_pids = base.postgres()
+        cpu, pg_cpu = base.cpu_seconds(pids), base.cpu_seconds(pg_pids)
+        result = mixed(front, scenario, args.duration, args.connections)
+        requests = result["orders_per_s"] * args.duration
+        server_ms = 1000 * (base.cpu_seconds(pids) - cpu) / requests
+        pg_ms = 1000 * (base.cpu_seconds(pg_pids | base.postgres()) - pg_cpu) / requests
+    finally:
+        base.stop(proxy)
+        for server in servers:
+            base.stop(server)
+    with Shop.open(base.URL, secret_key=base.SECRET) as shop, shop.database.reader.connect() as c:
+        negative = c.execute(sa.text("SELECT count(*) FROM products WHERE stock_quantity < 0"))
+        ordered = c.execute(sa.text("SELECT coalesce(sum(quantity), 0) FROM order_items"))
+        stock_after = int(c.execute(sa.text(TOTAL_STOCK)).scalar_one())
+        mismatched = c.execute(sa.text(
+            "SELECT count(*) FROM orders o WHERE total_amount <> "
+            "(SELECT sum(line_total) FROM order_items i WHERE i.order_id = o.id)"))  # fmt: skip
+        negative_n, ordered_n, bad_totals = (
+            negative.scalar(),
+            ordered.scalar(),
+            mismatched.scalar(),
+        )
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    rps, p99 = result["orders_per_s"], result["p99_ms"]
+    print(f"\nMixed load (80 % browse, 15 % cart, 5 % checkout) through nginx, {args.instances} "
+          f"instances x {args.workers} granian worker(s), PostgreSQL + Redis, "
+          f"{args.connections} connections, {args.duration} s")  # fmt: skip
+    print(f"  {rps:8,.0f} requests/s  p50 {result['p50_ms']:6.1f} ms  p99 {p99:6.1f} ms  "
+          f"errors {result['errors']:.0f}")  # fmt: skip
+    print(f"  CPU per request: instances + nginx {server_ms:.2f} ms, PostgreSQL {pg_ms:.2f} ms")
+    consistent = "consistent" if stock_before - stock_after == ordered_n else "INCONSISTENT"
+    print(f"  stock: {stock_before:,} before, {stock_after:,} after, {ordered_n:,} ordered "
+          f"({consistent}); products below zero: {negative_n}; "
+          f"orders whose lines do not add up: {bad_totals}")  # fmt: skip
+    met = rps >= TARGET_RPS and p99 < TARGET_P99_MS and result["errors"] == 0
+    print(f"  target >= {TARGET_RPS:,} requests/s, p99 < {TARGET_P99_MS} ms, no errors: "
+          f"{'MET' if met else 'NOT MET'}")  # fmt: skip
+
+
+def mixed(port: int, env: dict[str, str], duration: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
+         "-s", str(HERE / "lua" / "mixed.lua"), f"http://127.0.0.1:{port}"],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return base.parse_wrk(out.stdout + out.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The shipped deployment files agree with each other and with the server.
+
+No container runs here (the test machine has no Docker daemon); what can be checked
+without one is: nginx accepts deploy/nginx.conf (`nginx -t`, the compose service names
+mapped to loopback), the compose file's services, addresses, URLs, volumes and settings
+fit together and name only real settings, and the Dockerfile is what docs/deploy.md
+promises. The fleet tests run deploy/nginx.conf itself in front of real instances.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shutil
+import subprocess
+from configparser import ConfigParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from minicommerce_server.settings import ServerSettings
+from tests.fleet.machine import nginx_binary, shared_directory
+
+ROOT = Path(__file__).parents[2]
+DEPLOY = ROOT / "deploy"
+UPSTREAM_SERVER = re.compile(r"^\s*server\s+([\w.-]+):(\d+)\b", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """deploy/compose.yaml as compose reads it with deploy/.env filled in."""
+    text = (DEPLOY / "compose.yaml").read_text()
+    filled = re.sub(r"\$\{(\w+)[^}]*\}", lambda m: f"{m[1].lower()}-value", text)
+    loaded: dict[str, Any] = yaml.safe_load(filled)
+    return loaded
+
+
+def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The services that run `minicommerce serve`."""
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("command", [])[:2] == ["minicommerce", "serve"]
+    }
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_nginx_accepts_the_shipped_configuration() -> None:
+    binary = nginx_binary()
+    directory = shared_directory("mc-deploy-nginx-")
+    text = (DEPLOY / "nginx.conf").read_text()
+    # The compose network's names do not resolve here: the same file, on loopback.
+    config = directory / "nginx.conf"
+    config.write_text(UPSTREAM_SERVER.sub(r"        server 127.0.0.1:\2", text))
+    try:
+        command = [binary, "-t", "-p", str(directory), "-e", str(directory / "error.log")]
+        checked = subprocess.run(
+            [*command, "-c", str(config)], capture_output=True, text=True, check=False
+        )
+    finally:
+        shutil.rmtree(directory)
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
+
+
+def test_nginx_balances_over_every_instance_of_the_compose_file(compose: dict[str, Any]) -> None:
+    text = (DEPLOY / "nginx.conf").read_text()
+    assert re.search(r"upstream minicommerce \{\s*(#[^\n]*\n\s*)*least_conn;", text)
+    upstreams = {(host, int(port)) for host, port in UPSTREAM_SERVER.findall(text)}
+    apps = app_services(compose)
+    assert len(apps) >= 2
+    assert upstreams == {(name, int(option(s["command"], "--port"))) for name, s in apps.items()}
+    nginx = compose["services"]["nginx"]
+    assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+    assert set(nginx["depends_on"]) == set(apps)
+
+
+def test_the_instances_trust_nginx_alone_and_reach_every_backend(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    nginx_address = ipaddress.ip_address(services["nginx"]["networks"]["backend"]["ipv4_address"])
+    subnet = ipaddress.ip_network(compose["networks"]["backend"]["ipam"]["config"][0]["subnet"])
+    assert nginx_address in subnet
+    pgbouncer = ConfigParser(inline_comment_prefixes=(";",))
+    pgbouncer.read_string((DEPLOY / "pgbouncer" / "pgbouncer.ini").read_text())
+    assert pgbouncer["pgbouncer"]["pool_mode"] == "transaction"
+    # A query waiting for the primary fails as soon as a new connection would.
+    connect_timeout = ServerSettings.model_fields["db_connect_timeout"].default
+    assert float(pgbouncer["pgbouncer"]["query_wait_timeout"]) <= connect_timeout
+    settings = set(ServerSettings.model_fields)
+    for name, service in app_services(compose).items():
+        env = service["environment"]
+        assert env["MINICOMMERCE_TRUSTED_PROXIES"] == str(nginx_address), name
+        for variable in env:
+            assert variable.startswith("MINICOMMERCE_"), variable
+            assert variable.removeprefix("MINICOMMERCE_").lower() in settings, variable
+        database = urlsplit(env["MINICOMMERCE_DATABASE_URL"])
+        assert (database.hostname, database.port) == (
+            "pgbouncer",
+            int(pgbouncer["pgbouncer"]["listen_port"]),
+        )
+        assert database.path.lstrip("/") in pgbouncer["databases"]
+        assert urlsplit(env["MINICOMMERCE_REDIS_URL"]).hostname in services
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert "media:/srv/media" in service["volumes"]
+        assert env["MINICOMMERCE_MEDIA_DIR"] == "/srv/media"
+    # Migrations go to the primary itself, not through PgBouncer.
+    migrate = services["migrate"]
+    assert migrate["command"] == ["minicommerce", "db", "upgrade"]
+    direct = urlsplit(migrate["environment"]["MINICOMMERCE_DATABASE_URL"])
+    assert (direct.hostname, direct.port) == ("postgres", 5432)
+    assert pgbouncer["databases"]["minicommerce"].split()[0] == "host=postgres"
+    # nginx serves the media volume the instances write to, where its configuration says.
+    assert "media:/srv/media:ro" in services["nginx"]["volumes"]
+    assert "alias /srv/media/;" in (DEPLOY / "nginx.conf").read_text()
+
+
+def test_every_secret_the_compose_file_needs_is_in_the_example_environment() -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    needed = set(re.findall(r"\$\{(\w+)", text))
+    example = {
+        line.split("=", 1)[0]
+        for line in (DEPLOY / "env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert needed == example
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "deploy/.env" in ignored
+    assert "deploy/pgbouncer/userlist.txt" in ignored
+
+
+def test_the_image_runs_the_server_unprivileged_with_a_health_check(
+    compose: dict[str, Any],
+) -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    instructions = [
+        line.split(None, 1) for line in text.splitlines() if line and not line[0].isspace()
+    ]
+    instructions = [i for i in instructions if i[0].isupper()]
+    (base,) = [i[1] for i in instructions if i[0] == "FROM"]
+    assert re.fullmatch(r"python:3\.1\d-slim(-\w+)?", base), base
+    (user,) = [i[1] for i in instructions if i[0] == "USER"]
+    assert user not in ("root", "0")
+    assert 'pip install "/tmp/minicommerce[server]"' in text
+    assert re.search(r"HEALTHCHECK .*\n.*http://127\.0\.0\.1:8000/health", text)
+    (cmd,) = [i[1] for i in instructions if i[0] == "CMD"]
+    assert cmd.startswith('["minicommerce", "serve"')
+    (expose,) = [i[1] for i in instructions if i[0] == "EXPOSE"]
+    for service in app_services(compose).values():
+        assert option(service["command"], "--port") == expose
+        assert service["build"] == {"context": "..", "dockerfile": "Dockerfile"}
+    # What the image copies is all the package build needs, and .dockerignore lets it in.
+    copied = re.findall(r"^COPY (.+) /tmp/minicommerce/", text, flags=re.MULTILINE)
+    sources = [part for line in copied for part in line.split()]
+    assert sorted(sources) == ["README.md", "pyproject.toml", "src"]
+    allowed = (ROOT / ".dockerignore").read_text().splitlines()
+    for source in sources:
+        assert f"!{source}" in allowed or f"!{source}/" in allowed, source
