@@ -335,3 +335,28 @@ def test_settings_switch_the_replicas_on(
         position = RedisPositions.from_url(redis_url, ttl=31)
         assert position.position(buyer) > 0  # kept in Redis, for every instance
         position.close()
+
+
+def test_redis_keeps_the_later_position_and_forgets_it_after_the_ttl(redis_url: str) -> None:
+    one = RedisPositions.from_url(redis_url, ttl=0.3)
+    other = RedisPositions.from_url(redis_url, ttl=0.3)
+    one.remember(7, 500)
+    other.remember(7, 300)  # an earlier write, recorded later by another instance
+    assert (one.position(7), other.position(7)) == (500, 500)
+    assert one.position(8) == 0
+    time.sleep(0.4)
+    assert one.position(7) == 0  # past the lag bound: any replica in use has it
+    one.close()
+    other.close()
+
+
+def test_local_positions_keep_the_later_one_and_expire() -> None:
+    positions = LocalPositions(ttl=0.2, max_size=2)
+    positions.remember(1, 500)
+    positions.remember(1, 300)
+    assert positions.position(1) == 500
+    positions.remember(2, 1)
+    positions.remember(3, 1)  # bounded: the oldest user goes
+    assert (positions.position(1), positions.position(3)) == (0, 1)
+    time.sleep(0.3)
+    assert positions.position(3) == 0
