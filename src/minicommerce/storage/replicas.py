@@ -110,6 +110,7 @@ class ReplicaSet:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._closed = False
         # At once, so that a new worker's first reads find the replicas already probed;
         # choose() starts another in a process forked from this one.
         self._ensure_prober()
@@ -225,10 +226,10 @@ class ReplicaSet:
         return float("inf")
 
     def _ensure_prober(self) -> None:
-        if self._thread is not None and self._pid == os.getpid():
+        if self._closed or (self._thread is not None and self._pid == os.getpid()):
             return
         with self._probing:
-            if self._thread is not None and self._pid == os.getpid():
+            if self._closed or (self._thread is not None and self._pid == os.getpid()):
                 return
             # A forked worker has no thread (and shares nothing) with its parent's prober.
             self._pid = os.getpid()
@@ -249,6 +250,7 @@ class ReplicaSet:
             stop.wait(max(0.0, self.probe_interval - (self._clock() - started)))
 
     def close(self) -> None:
+        self._closed = True
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
