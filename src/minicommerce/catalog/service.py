@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from minicommerce.catalog.cache import CatalogCache, CatalogChange, LoadedPage, NoCatalogCache
 from minicommerce.catalog.models import (
     AltText,
     ImageChanges,
@@ -51,6 +52,9 @@ class CatalogService:
 
     ``if_match`` arguments carry the versions a caller last saw (the server's ETag); a
     change to a product that moved on since raises :class:`PreconditionFailed`.
+
+    ``get`` and ``list`` read through ``cache`` (``minicommerce.catalog.cache``); every
+    write tells it what changed after its commit and before it returns.
     """
 
     def __init__(
@@ -60,9 +64,11 @@ class CatalogService:
         *,
         media: MediaStorage | None = None,
         image_limits: ImageLimits | None = None,
+        cache: CatalogCache | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
+        self.cache: CatalogCache = cache or NoCatalogCache()
         self.media: MediaStorage = media or UnconfiguredMediaStorage()
         self.image_limits = image_limits or ImageLimits()
 
@@ -70,16 +76,22 @@ class CatalogService:
         with self._uow(write=True) as uow:
             product = uow.products.add(new, self._clock())
             uow.commit()
+        self.cache.changed(CatalogChange.of([product.id], lists=True))
         return product
 
     def get(self, product_id: int) -> Product:
         if not is_valid_id(product_id):
             raise NotFound(_RESOURCE, product_id)
+        product = self.cache.product(product_id, self._load)
+        if product is None:
+            raise NotFound(_RESOURCE, product_id)
+        return product
+
+    def _load(self, product_id: int) -> Product | None:
         with self._uow(write=False) as uow:
             product = uow.products.get(product_id)
-            if product is None:
-                raise NotFound(_RESOURCE, product_id)
-            self._attach_images(uow, [product])
+            if product is not None:
+                self._attach_images(uow, [product])
         return product
 
     def update(
@@ -101,6 +113,8 @@ class CatalogService:
                 raise self._mismatch(uow.products.get(product_id), product_id)
             self._attach_images(uow, [updated])
             uow.commit()
+        # Any field can move the product in a sort or a filter (q, prices, in_stock).
+        self.cache.changed(CatalogChange.of([product_id], lists=True))
         return updated
 
     def delete(self, product_id: int, if_match: Collection[int] | None = None) -> None:
@@ -111,19 +125,30 @@ class CatalogService:
             if not uow.products.archive(product_id, self._clock(), if_match):
                 raise self._mismatch(uow.products.get(product_id), product_id)
             uow.commit()
+        self.cache.changed(CatalogChange.of([product_id], lists=True))
 
     def list(self, query: ProductQuery | None = None) -> Page[Product]:
         """One page of live products, keyset-paginated: one query, and one more for the
         images of the whole page when it is not empty."""
         query = query or ProductQuery()
+        if query.cursor:
+            self._decode(query.cursor, query.sort)  # a bad cursor is refused, cached or not
+        return self.cache.page(query, self._load_page)
+
+    def _load_page(self, query: ProductQuery) -> LoadedPage:
         after = self._decode(query.cursor, query.sort) if query.cursor else None
         with self._uow(write=False) as uow:
             rows = uow.products.list(query, after, query.limit + 1)
-            items = rows[: query.limit]
-            self._attach_images(uow, items)
-        more = len(rows) > query.limit
-        cursor = encode_cursor(query.sort.value, _sort_key(items[-1], query.sort)) if more else None
-        return Page(items=items, next_cursor=cursor)
+            # The one after the page too: a cached page is checked against it.
+            self._attach_images(uow, rows)
+        items = rows[: query.limit]
+        lookahead = rows[query.limit] if len(rows) > query.limit else None
+        cursor = (
+            encode_cursor(query.sort.value, _sort_key(items[-1], query.sort))
+            if lookahead is not None
+            else None
+        )
+        return LoadedPage(items, lookahead, cursor)
 
     def count(self) -> int:
         with self._uow(write=False) as uow:
@@ -171,6 +196,7 @@ class CatalogService:
         except BaseException:
             self._forget_files(new.content_hash, new.renditions)
             raise
+        self.cache.changed(CatalogChange.of([product_id]))
         return self._image(stored)
 
     def update_image(self, product_id: int, image_id: int, changes: ImageChanges) -> ProductImage:
@@ -188,6 +214,8 @@ class CatalogService:
             if values:
                 image = self._image_of(uow, product_id, image_id)
                 uow.commit()
+        if values:
+            self.cache.changed(CatalogChange.of([product_id]))
         return self._image(image)
 
     def remove_image(self, product_id: int, image_id: int) -> None:
@@ -199,6 +227,7 @@ class CatalogService:
             uow.product_images.remove(image)
             in_use = uow.product_images.hash_in_use(image.content_hash)
             uow.commit()
+        self.cache.changed(CatalogChange.of([product_id]))
         if not in_use:
             self._delete_files(image.renditions)
 
