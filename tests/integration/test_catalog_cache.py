@@ -364,3 +364,23 @@ def test_an_instance_whose_subscription_stalls_stops_serving_its_memory(
             proxy.forward()
             wait_in_sync(b_cache)
             same(b, truth, p.id)
+
+
+def test_an_entry_that_is_not_ours_is_a_miss_not_an_error(
+    sqlite_url: str, redis_url: str, media_dir: Path
+) -> None:
+    import redis
+
+    cache = RedisCatalogCache(redis_url)
+    with open_shop(sqlite_url, media_dir, cache) as shop, open_shop(sqlite_url, media_dir) as truth:
+        p = shop.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        same(shop, truth, p.id)
+        client = redis.Redis.from_url(redis_url)
+        keys = client.keys("minicommerce:catalog:p:*") + client.keys("minicommerce:catalog:l:*")
+        assert keys
+        for key in keys:
+            client.set(key, b"not json")
+        client.close()
+        cache.local.clear()
+        same(shop, truth, p.id)
+        assert cache.stats().errors >= 2

@@ -256,3 +256,22 @@ def test_every_write_of_the_shop_reaches_its_cache(cached: tuple[Shop, Shop]) ->
     assert shop.catalog.list(ProductQuery()).items == []
     with pytest.raises(Exception, match="not found"):
         shop.catalog.get(p.id)
+
+
+def test_peeking_serves_only_what_the_process_holds() -> None:
+    shop_cache = MemoryCatalogCache(60)
+    with Shop(uow=MemoryStore(), secret_key=SECRET, argon2=FAST_ARGON2,
+              catalog_cache=shop_cache) as shop:  # fmt: skip
+        p = shop.catalog.create(NewProduct(name="a", price=Decimal("1.00"), stock_quantity=2))
+        assert shop.catalog.cached(p.id) is None
+        assert shop.catalog.cached_list(ProductQuery()) is None
+        assert shop.catalog.cached_list(ProductQuery(cursor="not a cursor")) is None
+        shop.catalog.get(p.id)
+        shop.catalog.list(ProductQuery())
+        assert shop.catalog.cached(p.id) == shop.catalog.get(p.id)
+        assert shop.catalog.cached_list(ProductQuery()) == shop.catalog.list(ProductQuery())
+        assert shop.catalog.cached(0) is None
+        shop.catalog.update(p.id, ProductChanges(name="b"))
+        assert shop.catalog.cached(p.id) is None
+        assert shop.catalog.cached_list(ProductQuery()) is None
+    assert NoCatalogCache().peek_product(1) is None

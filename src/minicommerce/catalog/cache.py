@@ -106,6 +106,16 @@ class CatalogCache(Protocol):
         """The page ``query`` asks for, from the cache or ``load``."""
         ...
 
+    def peek_product(self, product_id: int) -> Product | None:
+        """The product if this process holds it and may serve it, without any I/O or wait
+        (an event loop may call it); ``None``: ask :meth:`product`."""
+        ...
+
+    def peek_page(self, query: ProductQuery) -> Page[Product] | None:
+        """The page if this process holds it and may serve it, without any I/O or wait;
+        ``None``: ask :meth:`page`."""
+        ...
+
     def changed(self, change: CatalogChange) -> None:
         """A write committed ``change``: after this returns, no read anywhere serves what
         was there before it (called after the commit, before the write returns)."""
@@ -125,6 +135,12 @@ class NoCatalogCache:
     def page(self, query: ProductQuery, load: LoadPage) -> Page[Product]:
         loaded = load(query)
         return Page(items=loaded.items, next_cursor=loaded.next_cursor)
+
+    def peek_product(self, product_id: int) -> Product | None:
+        return None
+
+    def peek_page(self, query: ProductQuery) -> Page[Product] | None:
+        return None
 
     def changed(self, change: CatalogChange) -> None:
         return None
@@ -388,11 +404,23 @@ class MemoryCatalogCache:
         self.local = LocalLayer(ttl, max_products=max_products, max_pages=max_pages, clock=clock)
         self._counters = _Counters()
 
-    def product(self, product_id: int, load: LoadProduct) -> Product | None:
+    def peek_product(self, product_id: int) -> Product | None:
         found = self.local.product(product_id)
+        if found is None:
+            return None
+        self._counters.add("memory_hits")
+        return copy_product(found)
+
+    def peek_page(self, query: ProductQuery) -> Page[Product] | None:
+        found = self.local.page(query)
         if found is not None:
             self._counters.add("memory_hits")
-            return copy_product(found)
+        return found
+
+    def product(self, product_id: int, load: LoadProduct) -> Product | None:
+        found = self.peek_product(product_id)
+        if found is not None:
+            return found
         self._counters.add("misses")
         stamp = self.local.stamp_product(product_id)
         loaded = load(product_id)
@@ -401,9 +429,8 @@ class MemoryCatalogCache:
         return loaded
 
     def page(self, query: ProductQuery, load: LoadPage) -> Page[Product]:
-        found = self.local.page(query)
+        found = self.peek_page(query)
         if found is not None:
-            self._counters.add("memory_hits")
             return found
         self._counters.add("misses")
         stamps = self.local.stamp_page()

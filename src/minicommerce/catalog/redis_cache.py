@@ -295,12 +295,26 @@ class RedisCatalogCache:
         # While an invalidation has not reached Redis, this process trusts no cache.
         return time.monotonic() < self._lease_until and self._pending is None
 
-    def product(self, product_id: int, load: LoadProduct) -> Product | None:
+    def peek_product(self, product_id: int) -> Product | None:
         if self._local_valid():
             found = self.local.product(product_id)
             if found is not None and self._local_valid():
                 self._counters.add("memory_hits")
                 return copy_product(found)
+        return None
+
+    def peek_page(self, query: ProductQuery) -> Page[Product] | None:
+        if self._local_valid():
+            found = self.local.page(query)
+            if found is not None and self._local_valid():
+                self._counters.add("memory_hits")
+                return found
+        return None
+
+    def product(self, product_id: int, load: LoadProduct) -> Product | None:
+        found = self.peek_product(product_id)
+        if found is not None:
+            return found
         stamp = self.local.stamp_product(product_id)
         version: bytes | None = None
         if self._redis_usable():
@@ -309,12 +323,12 @@ class RedisCatalogCache:
                     keys=[f"{self._prefix}v:{product_id}"],
                     args=[f"{self._prefix}p:{product_id}:"],
                 )
+                product = None if data is None else decode_product(data)
                 self._succeeded()
-            except Exception as exc:  # any failure of Redis: the database answers
+            except Exception as exc:  # any failure of Redis (or an entry not ours): the DB
                 self._failed(exc)
             else:
-                if data is not None:
-                    product = decode_product(data)
+                if product is not None:
                     self._counters.add("redis_hits")
                     self.local.put_product(product, stamp)
                     return copy_product(product)
@@ -333,11 +347,9 @@ class RedisCatalogCache:
         return loaded
 
     def page(self, query: ProductQuery, load: LoadPage) -> Page[Product]:
-        if self._local_valid():
-            found = self.local.page(query)
-            if found is not None and self._local_valid():
-                self._counters.add("memory_hits")
-                return found
+        found = self.peek_page(query)
+        if found is not None:
+            return found
         stamps = self.local.stamp_page()
         qhash = _query_hash(query)
         seen: list[Any] | None = None
@@ -350,9 +362,12 @@ class RedisCatalogCache:
             except Exception as exc:  # any failure of Redis: the database answers
                 self._failed(exc)
         if seen is not None and seen[3] is not None:
-            entry = _page_of(seen[3])
-            entries = seen[5::2]
-            products = [None if e is None else decode_product(e) for e in entries]
+            try:
+                entry = _page_of(seen[3])
+                products = [None if e is None else decode_product(e) for e in seen[5::2]]
+            except Exception as exc:  # an entry that is not ours: the database answers
+                self._failed(exc)
+                entry, products = PageEntry((), 0, None), [None]
             rendered = render(entry, products, query)
             if rendered is not None:
                 self._counters.add("redis_hits")

@@ -87,6 +87,21 @@ class CatalogService:
             raise NotFound(_RESOURCE, product_id)
         return product
 
+    def cached(self, product_id: int) -> Product | None:
+        """The product if this process's cache may serve it now, with no I/O and no wait
+        (an event loop may call it); ``None``: call :meth:`get`."""
+        return self.cache.peek_product(product_id) if is_valid_id(product_id) else None
+
+    def cached_list(self, query: ProductQuery) -> Page[Product] | None:
+        """:meth:`list` if this process's cache may serve it now, with no I/O and no wait;
+        ``None``: call :meth:`list` (which also refuses a bad cursor)."""
+        if query.cursor:
+            try:
+                self._decode(query.cursor, query.sort)
+            except ValidationError:
+                return None
+        return self.cache.peek_page(query)
+
     def _load(self, product_id: int) -> Product | None:
         with self._uow(write=False) as uow:
             product = uow.products.get(product_id)
