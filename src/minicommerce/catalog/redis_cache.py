@@ -534,7 +534,10 @@ class RedisCatalogCache:
                         self._lease_until = sent + self.lease
                 elif kind == b"message" and reply[1] == self._channel.encode():
                     writer, message = self._heard(reply[2].decode())
-                    acks.setdefault(writer, []).append(message)
+                    if writer == self.process_id:  # our own writer: no round trip
+                        self._acks.record(message, self.process_id)
+                    else:
+                        acks.setdefault(writer, []).append(message)
                 elif kind == b"message":
                     subscriber, message = reply[2].decode().split(" ", 1)
                     self._acks.record(message, subscriber)
