@@ -650,7 +650,24 @@ def start_server(
     return server
 
 
-def server_env(url: str, secret_key: str, log_level: str) -> dict[str, str]:
+CACHE_RUNS = {"granian-redis": "0", "granian-cache": "300"}
+"""The catalog cache comparison (--redis-url): run tag -> MINICOMMERCE_CATALOG_CACHE_TTL."""
+CACHE_FILL_S = 20.0
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def server_env(
+    url: str, secret_key: str, log_level: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINICOMMERCE_")}
     env.update(
         MINICOMMERCE_DATABASE_URL=url,
@@ -660,6 +677,7 @@ def server_env(url: str, secret_key: str, log_level: str) -> dict[str, str]:
         MINICOMMERCE_LOG_LEVEL=log_level,
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra or {})
     return env
 
 
@@ -861,7 +879,12 @@ class Bench:
         )
 
     def real_server(
-        self, kind: str, *, log_level: str = "WARNING", tag: str | None = None
+        self,
+        kind: str,
+        *,
+        log_level: str = "WARNING",
+        tag: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> Server:
         tag = tag or kind
         port = free_port()
@@ -873,7 +896,7 @@ class Bench:
             self.children,
             tag,
             minicommerce_cmd(kind, port, self.args.workers),
-            server_env(self.url, self.secret_key, log_level),
+            server_env(self.url, self.secret_key, log_level, env),
             log=log,
             port=port,
         )
@@ -893,6 +916,8 @@ class Bench:
                 self.children.stop(server.proc)
         if bodies is None:
             raise RuntimeError("no server ran")
+        if self.args.redis_url:
+            self.catalog_cache(runs, self.args.redis_url)
         self.ceiling(*bodies)
         if not self.args.skip_access_log and "granian" in self.args.servers:
             server = self.real_server("granian", log_level="INFO", tag="granian-log")
@@ -901,6 +926,24 @@ class Bench:
                 runs["granian_access_log"] = {
                     k: asdict(v) for k, v in self.load_catalog(server, "granian-log").items()
                 }
+            finally:
+                self.children.stop(server.proc)
+
+    def catalog_cache(self, runs: dict[str, Any], redis_url: str) -> None:
+        """granian with Redis, the catalog cache off then on (the same run, the same load)."""
+        flush_redis(redis_url)
+        for tag, ttl in CACHE_RUNS.items():
+            env = {"MINICOMMERCE_REDIS_URL": redis_url, "MINICOMMERCE_CATALOG_CACHE_TTL": ttl}
+            server = self.real_server("granian", tag=tag, env=env)
+            try:
+                check_catalog(server, self.dataset)
+                # Random ids among 10,000 fill a cache slowly: load them longer first, so
+                # that the detail figure is of a warm cache (both runs alike).
+                self.wrk.run(
+                    f"{tag}-fill", server.base + "/", "detail.lua",
+                    seconds=CACHE_FILL_S, env=self.detail_env, keep=False,
+                )  # fmt: skip
+                runs[tag] = {k: asdict(v) for k, v in self.load_catalog(server, tag).items()}
             finally:
                 self.children.stop(server.proc)
 
@@ -1076,7 +1119,7 @@ def render(report: dict[str, Any], markdown: bool = False) -> str:
     ratios = report.get("ratios", {})
     header = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "non-2xx", "% ceiling", "x Django"]
     rows: list[list[str]] = []
-    order = [s for s in (*SERVERS, "ceiling", "granian_access_log") if s in runs]
+    order = [s for s in (*SERVERS, *CACHE_RUNS, "ceiling", "granian_access_log") if s in runs]
     for scenario in SCENARIOS:
         for server in order:
             load = runs[server][scenario]
@@ -1155,6 +1198,16 @@ def render(report: dict[str, Any], markdown: bool = False) -> str:
                     for sc in SCENARIOS
                 )
             )
+    if all(tag in runs for tag in CACHE_RUNS):
+        off, on = (runs[tag] for tag in CACHE_RUNS)
+        lines.append(
+            "catalog cache (granian, Redis), off -> on: "
+            + ", ".join(
+                f"{sc} {off[sc]['rps']:,.0f} -> {on[sc]['rps']:,.0f} req/s "
+                f"({on[sc]['rps'] / off[sc]['rps']:.2f}x)"
+                for sc in SCENARIOS
+            )
+        )
     if lines:
         parts.append("\n".join(("- " + ln) if markdown else ln for ln in lines))
     if report.get("experiments"):
@@ -1318,6 +1371,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a run during which other processes used more CPU than this is measured again",
     )  # fmt: skip
     parser.add_argument("--retries", type=int, default=2, help="re-measurements, at most")
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL"),
+        help="also run granian with this Redis, the catalog cache off and on "
+        "(granian-redis, granian-cache); the Redis database is flushed",
+    )  # fmt: skip
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)

@@ -127,7 +127,10 @@ def test_postgres_stalled_or_down_is_a_503_and_the_worker_keeps_answering(
     target = urlsplit(postgres_url)
     with Proxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
         proxied = postgres_url.replace(target.netloc, f"postgres@{proxy.url_netloc}")
-        with server(tmp_path, MINICOMMERCE_DATABASE_URL=proxied, **TIMEOUTS) as base:
+        # The catalog cache off: these reads must reach the database (a cached page would
+        # be served from memory meanwhile, which is current: no write can commit either).
+        no_cache = {"MINICOMMERCE_CATALOG_CACHE_TTL": "0"}
+        with server(tmp_path, MINICOMMERCE_DATABASE_URL=proxied, **TIMEOUTS, **no_cache) as base:
             assert call(base, PRODUCTS)[0] == 200
             assert call(base, f"{PRODUCTS}/1")[0] == 200
 

@@ -31,6 +31,14 @@ def require_psycopg() -> None:
         raise _missing("psycopg", "postgres", "A PostgreSQL database URL") from exc
 
 
+def require_redis() -> None:
+    """Raise :class:`ConfigurationError` unless the redis client can be imported."""
+    try:
+        import redis  # noqa: F401
+    except ImportError as exc:
+        raise _missing("redis", "redis", "A Redis URL") from exc
+
+
 def open_redis(url: str, timeout: float = 2.0) -> redis.Redis:
     """A Redis client for ``url`` (``redis://host:port/db``), with short timeouts (seconds)
     so that a Redis that does not answer fails a request quickly instead of holding it."""

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     media_max_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 10 * 1024 * 1024
     media_max_pixels: Annotated[int, Field(ge=1, le=1_000_000_000)] = 40_000_000
     low_stock_threshold: Annotated[int, Field(ge=0, le=100_000)] = 5
+    # Seconds a catalog cache entry lives at most; 0 turns the cache off.
+    catalog_cache_ttl: Annotated[float, Field(ge=0, le=86_400)] = 300
+    # Seconds one Redis call may take (the catalog cache here, the server's rate limiter).
+    redis_timeout: Annotated[float, Field(gt=0, le=10)] = 0.05
 
     @field_validator("database_url")
     @classmethod

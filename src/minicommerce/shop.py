@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self, TypedDict, Unpack
 
@@ -14,6 +14,7 @@ from minicommerce.accounts.passwords import Argon2Parameters, PasswordHasher
 from minicommerce.accounts.service import AccountService
 from minicommerce.accounts.tokens import AccessTokenCodec
 from minicommerce.carts.service import CartService
+from minicommerce.catalog.cache import CatalogCache, NoCatalogCache, open_catalog_cache
 from minicommerce.catalog.service import CatalogService, ImageLimits
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
@@ -48,6 +49,7 @@ class ShopOptions(TypedDict, total=False):
     image_limits: ImageLimits | None
     low_stock_threshold: int
     order_row_cache: int
+    catalog_cache: CatalogCache | None
 
 
 class Shop:
@@ -57,6 +59,10 @@ class Shop:
     context manager or call :meth:`close`. Services are thread-safe; share one shop per
     process. ``Shop(uow=...)`` builds one over any unit of work (``minicommerce.uow``),
     such as an in-memory fake in tests; ``database`` is then the SQL database if any.
+
+    ``catalog_cache`` (``minicommerce.catalog.cache``) serves product reads; the shop's
+    writes keep it current, and the shop closes it. None by default; :meth:`from_settings`
+    makes the one the settings describe (in process, or shared through Redis).
     """
 
     def __init__(
@@ -80,9 +86,11 @@ class Shop:
         image_limits: ImageLimits | None = None,
         low_stock_threshold: int = 5,
         order_row_cache: int = ROW_CACHE_SIZE,
+        catalog_cache: CatalogCache | None = None,
     ) -> None:
         self._database = database
         self._positions: WritePositions | None = None
+        self.catalog_cache: CatalogCache = catalog_cache or NoCatalogCache()
         self.currency = currency
         self.media: MediaStorage = media or UnconfiguredMediaStorage()
         hasher = PasswordHasher(argon2)
@@ -93,7 +101,9 @@ class Shop:
             audience=audience,
             clock=clock,
         )
-        self.catalog = CatalogService(uow, clock, media=self.media, image_limits=image_limits)
+        self.catalog = CatalogService(
+            uow, clock, media=self.media, image_limits=image_limits, cache=self.catalog_cache
+        )
         self.carts = CartService(uow, currency, clock)
         self.orders = OrderService(
             uow,
@@ -103,6 +113,7 @@ class Shop:
             purge_every=idempotency_purge_every,
             low_stock_threshold=low_stock_threshold,
             row_cache=order_row_cache,
+            catalog_cache=self.catalog_cache,
         )
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
@@ -201,9 +212,30 @@ class Shop:
             raise
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, migrate: bool = True) -> Self:
-        """Open the shop that ``MINICOMMERCE_*`` settings describe."""
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        migrate: bool = True,
+        on_cache_error: Callable[[], None] = lambda: None,
+    ) -> Self:
+        """Open the shop that ``MINICOMMERCE_*`` settings describe (``on_cache_error`` is
+        called for each Redis call of the catalog cache that fails)."""
         settings = settings or Settings()
+        cache = open_catalog_cache(
+            settings.redis_url,
+            settings.catalog_cache_ttl,
+            timeout=settings.redis_timeout,
+            on_error=on_cache_error,
+        )
+        try:
+            return cls._from_settings(settings, migrate, cache)
+        except BaseException:
+            cache.close()
+            raise
+
+    @classmethod
+    def _from_settings(cls, settings: Settings, migrate: bool, cache: CatalogCache) -> Self:
         return cls.open(
             settings.database_url,
             migrate=migrate,
@@ -233,6 +265,7 @@ class Shop:
             media=_media(settings),
             image_limits=ImageLimits(settings.media_max_bytes, settings.media_max_pixels),
             low_stock_threshold=settings.low_stock_threshold,
+            catalog_cache=cache,
         )
 
     def migrate(self) -> None:
@@ -254,6 +287,7 @@ class Shop:
             raise
 
     def close(self) -> None:
+        self.catalog_cache.close()
         if self._database is not None:
             self._database.dispose()
         if self._positions is not None:

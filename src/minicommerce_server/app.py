@@ -53,8 +53,9 @@ def create_app(
     if configure_logs:
         configure_logging(settings.log_level)
     owns_shop = shop is None
-    shop = shop or Shop.from_settings(settings, migrate=False)
     metrics = Metrics()
+    shop = shop or Shop.from_settings(settings, migrate=False)
+    metrics.catalog_cache = shop.catalog_cache.stats
     timeouts = shop.database.timeouts
     offload = Offload(workers=settings.db_pool_size + 10, deadline=timeouts.longest_read)
     owns_backends = backends is None

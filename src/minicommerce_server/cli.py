@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -135,6 +136,15 @@ def _serve(settings: ServerSettings, args: argparse.Namespace) -> int:
         if demo and shop.catalog.count() == 0:
             added = load_demo_data(shop)
             _say(f"loaded the demo catalog ({added} products)")
+    if args.workers > 1 and settings.redis_url is None and settings.catalog_cache_ttl > 0:
+        # Each worker's in-process cache would hear only its own writes: without Redis to
+        # tell them apart, the workers read the database (inherited by every worker).
+        os.environ["MINICOMMERCE_CATALOG_CACHE_TTL"] = "0"
+        log.warning(
+            "catalog cache off: %d workers without MINICOMMERCE_REDIS_URL would not see "
+            "each other's writes (set it to share the cache)",
+            args.workers,
+        )
     _say(
         f"minicommerce on http://{args.host}:{args.port} "
         f"({settings.database_label}, {args.workers} worker(s), {args.server})"

@@ -7,9 +7,12 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request
+
+from minicommerce.catalog.cache import CacheStats
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -29,6 +32,8 @@ class Metrics:
         self._sums: dict[tuple[str, str], float] = defaultdict(float)
         self._buckets: dict[tuple[str, str], list[int]] = {}
         self.counters: dict[str, int] = defaultdict(int)
+        # The shop's catalog cache counts its own hits, misses and Redis errors.
+        self.catalog_cache: Callable[[], CacheStats] = CacheStats
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -88,6 +93,21 @@ class Metrics:
                 "# TYPE minicommerce_ratelimit_degraded_total counter",
                 f"minicommerce_ratelimit_degraded_total {self.counters['ratelimit_degraded']}",
             ]
+        cache = self.catalog_cache()
+        lines += [
+            "# HELP minicommerce_catalog_cache_hits_total Catalog reads answered by the cache, "
+            "by layer (memory: this process; redis: shared).",
+            "# TYPE minicommerce_catalog_cache_hits_total counter",
+            f'minicommerce_catalog_cache_hits_total{{layer="memory"}} {cache.memory_hits}',
+            f'minicommerce_catalog_cache_hits_total{{layer="redis"}} {cache.redis_hits}',
+            "# HELP minicommerce_catalog_cache_misses_total Catalog reads the database answered.",
+            "# TYPE minicommerce_catalog_cache_misses_total counter",
+            f"minicommerce_catalog_cache_misses_total {cache.misses}",
+            "# HELP minicommerce_catalog_cache_errors_total Redis calls of the catalog cache "
+            "that failed or timed out (the read or write went on without the cache).",
+            "# TYPE minicommerce_catalog_cache_errors_total counter",
+            f"minicommerce_catalog_cache_errors_total {cache.errors}",
+        ]
         return "\n".join(lines) + "\n"
 
 

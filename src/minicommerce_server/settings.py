@@ -28,8 +28,6 @@ class ServerSettings(Settings):
     rate_limit_anon: RateSetting = Rate(100, 60)
     rate_limit_user: RateSetting = Rate(1000, 60)
     cors_origins: str = ""
-    # The rate limiter's wait for Redis before it counts in process (see ratelimit.py).
-    redis_timeout: Annotated[float, Field(gt=0, le=10)] = 0.05
     # The reverse proxies whose X-Forwarded-For is believed (see proxies.py).
     trusted_proxies: str = ""
     # Removed (it believed the left-most X-Forwarded-For entry, which the client writes):

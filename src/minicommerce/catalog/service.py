@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from minicommerce.catalog.cache import (
+    CatalogCache,
+    CatalogChange,
+    LoadedPage,
+    LoadProduct,
+    NoCatalogCache,
+)
 from minicommerce.catalog.models import (
     AltText,
     ImageChanges,
@@ -52,8 +60,12 @@ class CatalogService:
     ``if_match`` arguments carry the versions a caller last saw (the server's ETag); a
     change to a product that moved on since raises :class:`PreconditionFailed`.
 
-    Reads may lag (a read replica may answer), except for the writes of the ``user_id``
-    they are given: a change made with a ``user_id`` is seen by that user's next reads.
+    ``get`` and ``list`` read through ``cache`` (``minicommerce.catalog.cache``); every
+    write tells it what changed after its commit and before it returns. Reads the cache
+    does not keep may lag (a read replica may answer), except for the writes of the
+    ``user_id`` they are given: a change made with a ``user_id`` is seen by that user's next
+    reads. What the cache keeps is read from the primary: a lagging replica's row filed
+    under the version of a newer write would be served until it expired.
     """
 
     def __init__(
@@ -63,9 +75,11 @@ class CatalogService:
         *,
         media: MediaStorage | None = None,
         image_limits: ImageLimits | None = None,
+        cache: CatalogCache | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
+        self.cache: CatalogCache = cache or NoCatalogCache()
         self.media: MediaStorage = media or UnconfiguredMediaStorage()
         self.image_limits = image_limits or ImageLimits()
 
@@ -73,16 +87,47 @@ class CatalogService:
         with self._uow(write=True, user_id=user_id) as uow:
             product = uow.products.add(new, self._clock())
             uow.commit()
+        self.cache.changed(CatalogChange.of([product.id], lists=True))
         return product
 
     def get(self, product_id: int, *, user_id: int | None = None) -> Product:
         if not is_valid_id(product_id):
             raise NotFound(_RESOURCE, product_id)
-        with self._uow(write=False, may_lag=True, user_id=user_id) as uow:
+        product = self.cache.product(product_id, self._loader(user_id))
+        if product is None:
+            raise NotFound(_RESOURCE, product_id)
+        return product
+
+    def cached(self, product_id: int) -> Product | None:
+        """The product if this process's cache may serve it now, with no I/O and no wait
+        (an event loop may call it); ``None``: call :meth:`get`."""
+        return self.cache.peek_product(product_id) if is_valid_id(product_id) else None
+
+    def cached_list(self, query: ProductQuery) -> Page[Product] | None:
+        """:meth:`list` if this process's cache may serve it now, with no I/O and no wait;
+        ``None``: call :meth:`list` (which also refuses a bad cursor)."""
+        if query.cursor:
+            try:
+                self._decode(query.cursor, query.sort)
+            except ValidationError:
+                return None
+        return self.cache.peek_page(query)
+
+    def _caching(self) -> bool:
+        return not isinstance(self.cache, NoCatalogCache)
+
+    def _loader(self, user_id: int | None) -> LoadProduct:
+        if self._caching():
+            return self._load
+        return functools.partial(self._load, may_lag=True, user_id=user_id)
+
+    def _load(
+        self, product_id: int, *, may_lag: bool = False, user_id: int | None = None
+    ) -> Product | None:
+        with self._uow(write=False, may_lag=may_lag, user_id=user_id) as uow:
             product = uow.products.get(product_id)
-            if product is None:
-                raise NotFound(_RESOURCE, product_id)
-            self._attach_images(uow, [product])
+            if product is not None:
+                self._attach_images(uow, [product])
         return product
 
     def _exists(self, product_id: int) -> None:
@@ -115,6 +160,8 @@ class CatalogService:
                 raise self._mismatch(uow.products.get(product_id), product_id)
             self._attach_images(uow, [updated])
             uow.commit()
+        # Any field can move the product in a sort or a filter (q, prices, in_stock).
+        self.cache.changed(CatalogChange.of([product_id], lists=True))
         return updated
 
     def delete(
@@ -131,6 +178,7 @@ class CatalogService:
             if not uow.products.archive(product_id, self._clock(), if_match):
                 raise self._mismatch(uow.products.get(product_id), product_id)
             uow.commit()
+        self.cache.changed(CatalogChange.of([product_id], lists=True))
 
     def list(
         self, query: ProductQuery | None = None, *, user_id: int | None = None
@@ -138,14 +186,30 @@ class CatalogService:
         """One page of live products, keyset-paginated: one query, and one more for the
         images of the whole page when it is not empty."""
         query = query or ProductQuery()
+        if query.cursor:
+            self._decode(query.cursor, query.sort)  # a bad cursor is refused, cached or not
+        if self._caching():
+            return self.cache.page(query, self._load_page)
+        return self.cache.page(
+            query, functools.partial(self._load_page, may_lag=True, user_id=user_id)
+        )
+
+    def _load_page(
+        self, query: ProductQuery, *, may_lag: bool = False, user_id: int | None = None
+    ) -> LoadedPage:
         after = self._decode(query.cursor, query.sort) if query.cursor else None
-        with self._uow(write=False, may_lag=True, user_id=user_id) as uow:
+        with self._uow(write=False, may_lag=may_lag, user_id=user_id) as uow:
             rows = uow.products.list(query, after, query.limit + 1)
-            items = rows[: query.limit]
-            self._attach_images(uow, items)
-        more = len(rows) > query.limit
-        cursor = encode_cursor(query.sort.value, _sort_key(items[-1], query.sort)) if more else None
-        return Page(items=items, next_cursor=cursor)
+            # The one after the page too: a cached page is checked against it.
+            self._attach_images(uow, rows)
+        items = rows[: query.limit]
+        lookahead = rows[query.limit] if len(rows) > query.limit else None
+        cursor = (
+            encode_cursor(query.sort.value, _sort_key(items[-1], query.sort))
+            if lookahead is not None
+            else None
+        )
+        return LoadedPage(items, lookahead, cursor)
 
     def count(self) -> int:
         with self._uow(write=False, may_lag=True) as uow:
@@ -195,6 +259,7 @@ class CatalogService:
         except BaseException:
             self._forget_files(new.content_hash, new.renditions)
             raise
+        self.cache.changed(CatalogChange.of([product_id]))
         return self._image(stored)
 
     def update_image(
@@ -219,6 +284,8 @@ class CatalogService:
             if values:
                 image = self._image_of(uow, product_id, image_id)
                 uow.commit()
+        if values:
+            self.cache.changed(CatalogChange.of([product_id]))
         return self._image(image)
 
     def remove_image(self, product_id: int, image_id: int, *, user_id: int | None = None) -> None:
@@ -230,6 +297,7 @@ class CatalogService:
             uow.product_images.remove(image)
             in_use = uow.product_images.hash_in_use(image.content_hash)
             uow.commit()
+        self.cache.changed(CatalogChange.of([product_id]))
         if not in_use:
             self._delete_files(image.renditions)
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from minicommerce.catalog.cache import CatalogCache, CatalogChange, NoCatalogCache
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import (
     EmptyCartError,
@@ -68,6 +69,10 @@ class OrderService:
 
     With a key, every ``purge_every``-th placement of this service also forgets up to
     ``purge_batch`` keys older than ``key_ttl`` seconds, in a unit of work of its own.
+
+    Stock taken or returned is told to the catalog ``cache`` after the commit, before the
+    call returns; placement itself never reads the catalog cache (prices and stock are the
+    database's, or remembered rows that ``add`` checks against it).
     """
 
     def __init__(
@@ -81,8 +86,10 @@ class OrderService:
         purge_batch: int = 1000,
         low_stock_threshold: int = 5,
         row_cache: int = ROW_CACHE_SIZE,
+        catalog_cache: CatalogCache | None = None,
     ) -> None:
         self._uow = uow
+        self._catalog_cache: CatalogCache = catalog_cache or NoCatalogCache()
         self._currency = currency
         self._clock = clock
         self._key_ttl = timedelta(seconds=key_ttl)
@@ -117,6 +124,7 @@ class OrderService:
         )
         if next(self._placements) % self._purge_every == 0:
             self.purge_idempotency_keys(self._purge_batch)
+        placed: Order | None = None
         with self._uow(write=True, user_id=user_id) as uow:
             orders = uow.orders
             key, fingerprint = new.idempotency_key, new.fingerprint
@@ -148,9 +156,17 @@ class OrderService:
                 added = orders.add(new, drafted, seen)
                 if isinstance(added, Order):
                     uow.commit()
-                    return added, True
+                    placed = added
+                    break
             else:  # pragma: no cover - each attempt loses only to a concurrent change
                 raise RuntimeError(f"placement lost {MAX_ATTEMPTS} races in a row")
+        if placed is not None:
+            # Stock was taken: the products changed, and some may have sold out.
+            self._catalog_cache.changed(
+                CatalogChange.of((item.product_id for item in placed.items), stock_taken=True)
+            )
+            return placed, True
+        assert not isinstance(drafted, OrderDraft)
         if drafted.missing:
             raise NotFound("Product", min(drafted.missing))
         if drafted.short:
@@ -311,6 +327,11 @@ class OrderService:
                 uow.orders.return_stock(order.items)
             moved = uow.orders.get(order_id, user_id)
             uow.commit()
+        if to is OrderStatus.CANCELLED:
+            # Stock returned can bring a sold-out product back into in_stock lists.
+            self._catalog_cache.changed(
+                CatalogChange.of((item.product_id for item in order.items), lists=True)
+            )
         assert moved is not None
         return moved
 

@@ -72,7 +72,8 @@ class ProductController(Controller):
 
     # The two catalog reads are awaited on the event loop and run in the offload pool: a
     # stalled database must not freeze the worker, and this hand-off, unlike Litestar's
-    # generic one, is cheap and has a deadline (minicommerce_server/offload.py).
+    # generic one, is cheap and has a deadline (minicommerce_server/offload.py). A read
+    # the process's catalog cache holds is answered on the loop (no I/O, no wait).
     @get(
         "/",
         summary="List products",
@@ -101,6 +102,10 @@ class ProductController(Controller):
             in_stock=in_stock,
             sort=sort,
         )
+        # What this process's cache holds is served here, with no thread hop (no I/O).
+        cached = shop.catalog.cached_list(query)
+        if cached is not None:
+            return cached
         return await offload_of(request).run(shop.catalog.list, query, user_id=token_user(request))
 
     @get(
@@ -115,9 +120,11 @@ class ProductController(Controller):
         product_id: FromPath[int],
         shop: NamedDependency[Shop],
     ) -> Response[Product]:
-        product = await offload_of(request).run(
-            shop.catalog.get, product_id, user_id=token_user(request)
-        )
+        product = shop.catalog.cached(product_id)
+        if product is None:
+            product = await offload_of(request).run(
+                shop.catalog.get, product_id, user_id=token_user(request)
+            )
         return Response(product, headers={"ETag": etag(product)})
 
     @post(

@@ -1,0 +1,386 @@
+"""The catalog cache against real components: two "instances" (two shops on one database
+and one Redis), every kind of write seen by the other's very next read; cached answers
+equal uncached ones under random writes (hypothesis); Redis refused and stalled."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minicommerce import (
+    DirectoryMediaStorage,
+    ImageChanges,
+    NewProduct,
+    ProductChanges,
+    ProductQuery,
+    ProductSort,
+    Registration,
+    Shop,
+)
+from minicommerce.catalog.cache import CatalogCache, MemoryCatalogCache
+from minicommerce.catalog.redis_cache import RedisCatalogCache
+from minicommerce.errors import InsufficientStock, InvalidTransition, NotFound
+from minicommerce.orders.models import OrderLineInput, PlaceOrder, ShippingAddress
+from tests.conftest import FAST_ARGON2, SECRET
+from tests.images import photo
+from tests.proxy import Proxy
+
+ADDRESS = ShippingAddress(
+    full_name="A B", line1="1 Road", city="Town", postal_code="1000", country="DE"
+)
+QUERIES = (
+    ProductQuery(),
+    ProductQuery(in_stock=True),
+    ProductQuery(in_stock=False),
+    ProductQuery(sort=ProductSort.PRICE_ASC, limit=2),
+    ProductQuery(q="tea"),
+    ProductQuery(min_price=Decimal("2.00")),
+)
+
+
+def open_shop(url: str, media: Path, cache: CatalogCache | None = None) -> Shop:
+    return Shop.open(
+        url,
+        secret_key=SECRET,
+        argon2=FAST_ARGON2,
+        migrate=False,
+        media=DirectoryMediaStorage(media),
+        catalog_cache=cache,
+    )
+
+
+def wait_in_sync(*caches: RedisCatalogCache) -> None:
+    deadline = time.monotonic() + 10
+    while not all(c.in_sync for c in caches):
+        assert time.monotonic() < deadline, "the subscriber never got its lease"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def instances(
+    database_url: str, redis_url: str, media_dir: Path
+) -> Iterator[tuple[Shop, Shop, Shop]]:
+    """Instances A and B, cached through the same Redis, and the truth (no cache)."""
+    a_cache, b_cache = RedisCatalogCache(redis_url), RedisCatalogCache(redis_url)
+    with (
+        open_shop(database_url, media_dir, a_cache) as a,
+        open_shop(database_url, media_dir, b_cache) as b,
+        open_shop(database_url, media_dir) as truth,
+    ):
+        wait_in_sync(a_cache, b_cache)
+        yield a, b, truth
+
+
+def same(shop: Shop, truth: Shop, product_id: int | None = None) -> None:
+    if product_id is not None:
+        try:
+            expected = truth.catalog.get(product_id)
+        except NotFound:
+            with pytest.raises(NotFound):
+                shop.catalog.get(product_id)
+        else:
+            assert shop.catalog.get(product_id) == expected
+    for query in QUERIES:
+        assert shop.catalog.list(query) == truth.catalog.list(query), query
+
+
+def test_a_write_on_one_instance_is_seen_by_the_next_read_on_the_other(
+    instances: tuple[Shop, Shop, Shop],
+) -> None:
+    a, b, truth = instances
+    user = a.accounts.register(Registration(email="c@example.com", password="x" * 8)).id
+    tea = a.catalog.create(NewProduct(name="green tea", price=Decimal("3.00"), stock_quantity=50))
+    image = a.catalog.add_image(tea.id, photo(64, 48), "a cup")
+
+    def order(product_id: int, quantity: int) -> int:
+        line = OrderLineInput(product_id=product_id, quantity=quantity)
+        placed, _ = a.orders.place(user, PlaceOrder(shipping_address=ADDRESS, items=[line]))
+        return placed.id
+
+    for round_ in range(5):
+        price = ProductChanges(price=Decimal(f"{round_ + 1}.50"))
+        new_mug = NewProduct(name=f"mug {round_}", price=Decimal("9.00"), stock_quantity=1)
+        alt = ImageChanges(alt=f"cup {round_}")
+        writes: list[tuple[str, Callable[[], object]]] = [
+            ("price edit", partial(a.catalog.update, tea.id, price)),
+            ("create", partial(a.catalog.create, new_mug)),
+            ("image change", partial(a.catalog.update_image, tea.id, image.id, alt)),
+            ("stock edit", partial(a.catalog.update, tea.id, ProductChanges(stock_quantity=10))),
+            ("order", partial(order, tea.id, 1)),
+            ("in_stock flip by an order", partial(order, tea.id, 9)),
+            ("in_stock flip by a stock edit",
+             partial(a.catalog.update, tea.id, ProductChanges(stock_quantity=2))),
+            ("cancel", lambda: a.orders.cancel(user, order(tea.id, 2))),
+        ]  # fmt: skip
+        for name, write in writes:
+            same(b, truth, tea.id)  # B has it cached...
+            write()
+            try:
+                same(b, truth, tea.id)  # ...and its very next read sees the write
+            except AssertionError as exc:
+                raise AssertionError(f"round {round_}, after {name}: {exc}") from exc
+        mug = a.catalog.create(NewProduct(name=f"cup {round_}", price=Decimal("1.00"),
+                                          stock_quantity=1))  # fmt: skip
+        same(b, truth, mug.id)
+        a.catalog.delete(mug.id)
+        same(b, truth, mug.id)  # archived: gone from B at once
+    a.catalog.remove_image(tea.id, image.id)
+    same(b, truth, tea.id)
+    hits = b.catalog_cache.stats()
+    assert hits.memory_hits > 0
+    assert hits.errors == 0
+
+
+# --- cached == uncached, whatever the writes (hypothesis) -----------------------------
+
+NAMES = ("tea", "green tea", "mug", "Tea cup", "pot")
+PRICES = ("0.99", "1.00", "2.00", "2.50", "10.00")
+
+write_ops = st.one_of(
+    st.tuples(st.just("create"), st.sampled_from(NAMES), st.sampled_from(PRICES),
+              st.integers(0, 3)),
+    st.tuples(st.just("price"), st.integers(0, 9), st.sampled_from(PRICES)),
+    st.tuples(st.just("name"), st.integers(0, 9), st.sampled_from(NAMES)),
+    st.tuples(st.just("stock"), st.integers(0, 9), st.integers(0, 3)),
+    st.tuples(st.just("delete"), st.integers(0, 9)),
+    st.tuples(st.just("order"), st.integers(0, 9), st.integers(1, 2)),
+    st.tuples(st.just("cancel"), st.integers(0, 9)),
+)  # fmt: skip
+queries = st.builds(
+    ProductQuery,
+    limit=st.integers(1, 4),
+    q=st.none() | st.sampled_from(("tea", "cup", "o")),
+    min_price=st.none() | st.sampled_from(PRICES),
+    max_price=st.none() | st.sampled_from(PRICES),
+    in_stock=st.none() | st.booleans(),
+    sort=st.sampled_from(ProductSort),
+)
+steps = st.lists(st.one_of(write_ops, queries), min_size=5, max_size=25)
+
+
+class World:
+    """What the random writes work on: products made so far, orders placed."""
+
+    def __init__(self, writer: Shop) -> None:
+        self.writer = writer
+        self.user = writer.accounts.register(
+            Registration(email=f"h{uuid.uuid4().hex}@example.com", password="x" * 8)
+        ).id
+        self.products: list[int] = []
+        self.orders: list[int] = []
+
+    def pick(self, n: int) -> int | None:
+        return self.products[n % len(self.products)] if self.products else None
+
+    def write(self, op: tuple[object, ...]) -> None:
+        catalog = self.writer.catalog
+        kind = op[0]
+        if kind == "create":
+            _, name, price, stock = op
+            made = catalog.create(
+                NewProduct(name=str(name), price=Decimal(str(price)), stock_quantity=int(stock))  # type: ignore[call-overload]
+            )
+            self.products.append(made.id)
+            return
+        target = self.pick(int(op[1]))  # type: ignore[call-overload]
+        try:
+            if kind == "cancel":
+                if self.orders:
+                    self.writer.orders.cancel(self.user, self.orders[int(op[1]) % len(self.orders)])  # type: ignore[call-overload]
+            elif target is None:
+                return
+            elif kind == "price":
+                catalog.update(target, ProductChanges(price=Decimal(str(op[2]))))
+            elif kind == "name":
+                catalog.update(target, ProductChanges(name=str(op[2])))
+            elif kind == "stock":
+                catalog.update(target, ProductChanges(stock_quantity=int(op[2])))  # type: ignore[call-overload]
+            elif kind == "delete":
+                catalog.delete(target)
+            elif kind == "order":
+                line = OrderLineInput(product_id=target, quantity=int(op[2]))  # type: ignore[call-overload]
+                placed, _ = self.writer.orders.place(
+                    self.user, PlaceOrder(shipping_address=ADDRESS, items=[line])
+                )
+                self.orders.append(placed.id)
+        except (NotFound, InsufficientStock, InvalidTransition):
+            pass
+
+
+def check_pages(readers: list[Shop], truth: Shop, query: ProductQuery) -> None:
+    """Every page of ``query``, following the cursors, and every product shown."""
+    for _ in range(20):
+        expected = truth.catalog.list(query)
+        for reader in readers:
+            assert reader.catalog.list(query) == expected, query
+            for item in expected.items:
+                assert reader.catalog.get(item.id) == item
+        if expected.next_cursor is None:
+            return
+        query = query.model_copy(update={"cursor": expected.next_cursor})
+
+
+def run_steps(world: World, readers: list[Shop], truth: Shop, ops: list[object]) -> None:
+    for op in ops:
+        if isinstance(op, ProductQuery):
+            check_pages(readers, truth, op)
+        else:
+            assert isinstance(op, tuple)
+            world.write(op)
+    for product_id in world.products:
+        for reader in readers:
+            try:
+                expected = truth.catalog.get(product_id)
+            except NotFound:
+                with pytest.raises(NotFound):
+                    reader.catalog.get(product_id)
+            else:
+                assert reader.catalog.get(product_id) == expected
+
+
+PROPERTY = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@PROPERTY
+@given(ops=steps)
+def test_in_process_cache_answers_as_the_database_does(
+    database_url: str, media_dir: Path, ops: list[object]
+) -> None:
+    with (
+        open_shop(database_url, media_dir, MemoryCatalogCache(300)) as cached,
+        open_shop(database_url, media_dir) as truth,
+    ):
+        run_steps(World(cached), [cached], truth, ops)
+        cached.catalog_cache.close()
+
+
+@PROPERTY
+@given(ops=steps)
+def test_redis_cache_answers_as_the_database_does_on_every_instance(
+    database_url: str, redis_url: str, media_dir: Path, ops: list[object]
+) -> None:
+    a_cache, b_cache = RedisCatalogCache(redis_url), RedisCatalogCache(redis_url)
+    with (
+        open_shop(database_url, media_dir, a_cache) as a,
+        open_shop(database_url, media_dir, b_cache) as b,
+        open_shop(database_url, media_dir) as truth,
+    ):
+        wait_in_sync(a_cache, b_cache)
+        run_steps(World(a), [a, b], truth, ops)
+
+
+# --- Redis refused, stalled, and back -------------------------------------------------
+
+
+def through(proxy: Proxy, url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=proxy.url_netloc))
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.monotonic()
+    fn()
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("fault", ["refuse", "stall"])
+def test_redis_down_or_stalled_degrades_to_the_database_and_caching_resumes(
+    database_url: str, redis_url: str, media_dir: Path, fault: str
+) -> None:
+    target = urlsplit(redis_url)
+    with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        a_cache = RedisCatalogCache(through(proxy, redis_url), timeout=0.05)
+        b_cache = RedisCatalogCache(redis_url)
+        with (
+            open_shop(database_url, media_dir, a_cache) as a,
+            open_shop(database_url, media_dir, b_cache) as b,
+            open_shop(database_url, media_dir) as truth,
+        ):
+            wait_in_sync(a_cache, b_cache)
+            p = b.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+            same(a, truth, p.id)
+            getattr(proxy, fault)()
+            # Reads answer from the database, without an exception, and writes succeed;
+            # nothing waits longer than a few Redis timeouts (1 s is only a liveness bound).
+            for n in range(5):
+                assert timed(lambda: same(a, truth, p.id)) < 1
+                price = ProductChanges(price=Decimal(f"{n + 2}.00"))
+                assert timed(partial(b.catalog.update, p.id, price)) < 1
+                assert timed(partial(a.catalog.update, p.id, ProductChanges(stock_quantity=n))) < 1
+                assert timed(lambda: same(a, truth, p.id)) < 1
+            assert a_cache.stats().errors > 0
+            assert not a_cache.in_sync  # it serves nothing from memory meanwhile
+            proxy.forward()
+            wait_in_sync(a_cache)
+            # A's writes made while Redis was away reached it once it answered: B is current.
+            deadline = time.monotonic() + 5
+            while a_cache._pending is not None:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            same(b, truth, p.id)
+            same(a, truth, p.id)
+            before = a_cache.stats()
+            same(a, truth, p.id)
+            after = a_cache.stats()
+            assert after.memory_hits + after.redis_hits > before.memory_hits + before.redis_hits
+
+
+def test_an_instance_whose_subscription_stalls_stops_serving_its_memory(
+    database_url: str, redis_url: str, media_dir: Path
+) -> None:
+    """B's connection to Redis stalls: PUBLISH still counts B, which cannot acknowledge;
+    A waits out B's lease, and B, without PONGs, serves nothing from its memory."""
+    target = urlsplit(redis_url)
+    with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        a_cache = RedisCatalogCache(redis_url)
+        b_cache = RedisCatalogCache(through(proxy, redis_url))
+        with (
+            open_shop(database_url, media_dir, a_cache) as a,
+            open_shop(database_url, media_dir, b_cache) as b,
+            open_shop(database_url, media_dir) as truth,
+        ):
+            wait_in_sync(a_cache, b_cache)
+            p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+            same(b, truth, p.id)
+            same(b, truth, p.id)
+            proxy.stall()
+            waited = timed(lambda: a.catalog.update(p.id, ProductChanges(price=Decimal("2.00"))))
+            assert waited >= a_cache.lease  # no acknowledgement from B: the lease ran out
+            same(b, truth, p.id)
+            assert not b_cache.in_sync
+            proxy.forward()
+            wait_in_sync(b_cache)
+            same(b, truth, p.id)
+
+
+def test_an_entry_that_is_not_ours_is_a_miss_not_an_error(
+    sqlite_url: str, redis_url: str, media_dir: Path
+) -> None:
+    import redis
+
+    cache = RedisCatalogCache(redis_url)
+    with open_shop(sqlite_url, media_dir, cache) as shop, open_shop(sqlite_url, media_dir) as truth:
+        p = shop.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        same(shop, truth, p.id)
+        client = redis.Redis.from_url(redis_url)
+        keys = client.keys("minicommerce:catalog:p:*") + client.keys("minicommerce:catalog:l:*")
+        assert keys
+        for key in keys:
+            client.set(key, b"not json")
+        client.close()
+        cache.local.clear()
+        same(shop, truth, p.id)
+        assert cache.stats().errors >= 2
