@@ -148,7 +148,7 @@ class CatalogService:
         query = query or ProductQuery()
         if query.cursor:
             self._decode(query.cursor, query.sort)  # a bad cursor is refused, cached or not
-        return self.cache.page(query, self._load_page)
+        return self.cache.page(query, self._load_page, self._load)
 
     def _load_page(self, query: ProductQuery) -> LoadedPage:
         after = self._decode(query.cursor, query.sort) if query.cursor else None
