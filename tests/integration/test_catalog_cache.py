@@ -384,3 +384,29 @@ def test_an_entry_that_is_not_ours_is_a_miss_not_an_error(
         cache.local.clear()
         same(shop, truth, p.id)
         assert cache.stats().errors >= 2
+
+
+def test_a_cached_page_missing_a_product_loads_only_that_product(
+    database_url: str, redis_url: str, media_dir: Path
+) -> None:
+    import redis
+
+    cache = RedisCatalogCache(redis_url)
+    with (
+        open_shop(database_url, media_dir, cache) as shop,
+        open_shop(database_url, media_dir) as truth,
+    ):
+        made = [
+            shop.catalog.create(NewProduct(name=f"p{n}", price=Decimal("1.00"), stock_quantity=5))
+            for n in range(3)
+        ]
+        same(shop, truth)
+        client = redis.Redis.from_url(redis_url)
+        (key,) = client.keys(f"minicommerce:catalog:p:{made[1].id}:*")
+        client.delete(key)
+        cache.local.clear()
+        before = cache.stats()
+        assert shop.catalog.list(ProductQuery()) == truth.catalog.list(ProductQuery())
+        assert cache.stats().redis_hits == before.redis_hits + 1  # the page, not reloaded
+        assert client.exists(key)  # the product was filed again, under the version read
+        client.close()

@@ -102,8 +102,11 @@ class CatalogCache(Protocol):
         """The product (``None``: not in the catalog), from the cache or ``load``."""
         ...
 
-    def page(self, query: ProductQuery, load: LoadPage) -> Page[Product]:
-        """The page ``query`` asks for, from the cache or ``load``."""
+    def page(
+        self, query: ProductQuery, load: LoadPage, load_product: LoadProduct | None = None
+    ) -> Page[Product]:
+        """The page ``query`` asks for, from the cache or ``load`` (a cached page missing
+        a product or two may load just those with ``load_product``)."""
         ...
 
     def peek_product(self, product_id: int) -> Product | None:
@@ -132,7 +135,9 @@ class NoCatalogCache:
     def product(self, product_id: int, load: LoadProduct) -> Product | None:
         return load(product_id)
 
-    def page(self, query: ProductQuery, load: LoadPage) -> Page[Product]:
+    def page(
+        self, query: ProductQuery, load: LoadPage, load_product: LoadProduct | None = None
+    ) -> Page[Product]:
         loaded = load(query)
         return Page(items=loaded.items, next_cursor=loaded.next_cursor)
 
@@ -428,7 +433,9 @@ class MemoryCatalogCache:
             self.local.put_product(copy_product(loaded), stamp)
         return loaded
 
-    def page(self, query: ProductQuery, load: LoadPage) -> Page[Product]:
+    def page(
+        self, query: ProductQuery, load: LoadPage, load_product: LoadProduct | None = None
+    ) -> Page[Product]:
         found = self.peek_page(query)
         if found is not None:
             return found

@@ -79,6 +79,8 @@ DEFAULT_TIMEOUT_S = 0.05
 FAILURES_TO_OPEN = 3
 RETRY_INTERVAL_S = 1.0
 RECONNECT_INTERVAL_S = 0.5
+MAX_SINGLE_LOADS = 3
+"""A cached page missing at most this many products loads just those; more, the page."""
 
 # [version, entry]: the product's version and its entry under that version, if any.
 _READ_PRODUCT = """
@@ -346,7 +348,9 @@ class RedisCatalogCache:
                 )
         return loaded
 
-    def page(self, query: ProductQuery, load: LoadPage) -> Page[Product]:
+    def page(
+        self, query: ProductQuery, load: LoadPage, load_product: LoadProduct | None = None
+    ) -> Page[Product]:
         found = self.peek_page(query)
         if found is not None:
             return found
@@ -368,6 +372,12 @@ class RedisCatalogCache:
             except Exception as exc:  # an entry that is not ours: the database answers
                 self._failed(exc)
                 entry, products = PageEntry((), 0, None), [None]
+            missing = [i for i, product in enumerate(products) if product is None]
+            if load_product is not None and 0 < len(missing) <= MAX_SINGLE_LOADS:
+                # Their versions were read before these loads: file them under those.
+                versions = seen[4::2]
+                for i in missing:
+                    products[i] = self._load_one(entry.ids[i], versions[i], load_product)
             rendered = render(entry, products, query)
             if rendered is not None:
                 self._counters.add("redis_hits")
@@ -391,6 +401,18 @@ class RedisCatalogCache:
                 args += [str(product.id), encode_product(product)]
             self._call(lambda: self._store_page(args=args))
         return Page(items=loaded.items, next_cursor=loaded.next_cursor)
+
+    def _load_one(self, product_id: int, version: bytes, load: LoadProduct) -> Product | None:
+        loaded = load(product_id)
+        if loaded is not None:
+            self._call(
+                lambda: self._redis.set(
+                    f"{self._prefix}p:{product_id}:{version.decode()}",
+                    encode_product(loaded),
+                    ex=self._ttl_s,
+                )
+            )
+        return loaded
 
     # --- writes --------------------------------------------------------------------------
 

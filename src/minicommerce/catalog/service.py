@@ -189,9 +189,11 @@ class CatalogService:
         if query.cursor:
             self._decode(query.cursor, query.sort)  # a bad cursor is refused, cached or not
         if self._caching():
-            return self.cache.page(query, self._load_page)
+            return self.cache.page(query, self._load_page, self._load)
         return self.cache.page(
-            query, functools.partial(self._load_page, may_lag=True, user_id=user_id)
+            query,
+            functools.partial(self._load_page, may_lag=True, user_id=user_id),
+            self._loader(user_id),
         )
 
     def _load_page(
