@@ -320,6 +320,7 @@ def test_settings_switch_the_replicas_on(
         replica_max_lag=30,
         redis_url=redis_url,
         secret_key=SECRET,
+        catalog_cache_ttl=0,  # with the cache on, catalog reads are the primary's (below)
     )
     with Shop.from_settings(settings, migrate=False) as shop:
         assert replicas(shop).max_lag == 30
@@ -335,6 +336,34 @@ def test_settings_switch_the_replicas_on(
         position = RedisPositions.from_url(redis_url, ttl=31)
         assert position.position(buyer) > 0  # kept in Redis, for every instance
         position.close()
+
+
+def test_the_catalog_cache_is_filled_from_the_primary(
+    primary_url: str, replica_url: str, redis_url: str
+) -> None:
+    """A product read from a lagging replica and filed under the version of the write it
+    has not replayed yet would be served as current until it expired: what the cache keeps
+    is read on the primary."""
+    from minicommerce import Settings
+
+    settings = Settings(
+        database_url=primary_url,
+        database_replica_urls=replica_url,
+        replica_max_lag=30,
+        redis_url=redis_url,
+        secret_key=SECRET,
+    )
+    with Shop.from_settings(settings, migrate=False) as shop:
+        buyer = customer(shop)
+        product = mug(shop)
+        caught_up(shop, PRIMARY, replica_url)
+        assert shop.catalog.get(product.id).stock_quantity == 10
+        with replay_paused(replica_url):
+            shop.orders.place(buyer, order_of(product.id))
+            replicas(shop).probe()
+            assert shop.catalog.get(product.id).stock_quantity == 9
+            page = shop.catalog.list()
+            assert [p.stock_quantity for p in page.items if p.id == product.id] == [9]
 
 
 def test_redis_keeps_the_later_position_and_forgets_it_after_the_ttl(redis_url: str) -> None:
