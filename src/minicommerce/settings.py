@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # Beyond API.md:
     jwt_issuer: str = "minicommerce"
     jwt_audience: str = "minicommerce-api"
-    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 20
     # Seconds; every wait on a backing service is bounded (docs/settings.md).
     db_connect_timeout: Annotated[float, Field(gt=0, le=300)] = 5.0
     db_statement_timeout: Annotated[float, Field(gt=0, le=86_400)] = 10.0

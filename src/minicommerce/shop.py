@@ -157,7 +157,7 @@ class Shop:
         url: str = "sqlite:///minicommerce.db",
         *,
         migrate: bool = True,
-        pool_size: int = 10,
+        pool_size: int = 20,
         timeouts: Timeouts | None = None,
         sqlite_synchronous: str = "full",
         pgbouncer: bool = False,

@@ -57,7 +57,7 @@ def create_app(
     shop = shop or Shop.from_settings(settings, migrate=False)
     metrics.catalog_cache = shop.catalog_cache.stats
     timeouts = shop.database.timeouts
-    offload = Offload(workers=settings.db_pool_size + 10, deadline=timeouts.longest_read)
+    offload = Offload(workers=settings.db_pool_size, deadline=timeouts.longest_read)
     owns_backends = backends is None
     backends = backends or Backends.connect(
         settings.redis_url,

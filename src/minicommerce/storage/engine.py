@@ -112,8 +112,12 @@ class Database:
 def open_database(
     url: str | URL,
     *,
-    pool_size: int = 10,
-    max_overflow: int = 10,
+    pool_size: int = 20,
+    # No overflow: SQLAlchemy closes an overflow connection as soon as it is returned, so
+    # more busy threads than pooled connections meant a new PostgreSQL backend (a fork and
+    # an authentication, ~1 ms of CPU on each side) for every read; measured as 0.7 cores
+    # of "other" load under the catalog bench (docs/benchmarks.md).
+    max_overflow: int = 0,
     echo: bool = False,
     timeouts: Timeouts | None = None,
     sqlite_synchronous: str = "full",
