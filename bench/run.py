@@ -650,8 +650,18 @@ def start_server(
     return server
 
 
-CACHE_RUNS = {"granian-redis": "0", "granian-cache": "300"}
-"""The catalog cache comparison (--redis-url): run tag -> MINICOMMERCE_CATALOG_CACHE_TTL."""
+LIMITS_ON = "1000000/minute"  # the limiter runs (through Redis) on every request, never refuses
+CACHE_RUNS: dict[str, dict[str, str]] = {
+    "granian-redis": {"MINICOMMERCE_CATALOG_CACHE_TTL": "0"},
+    "granian-cache": {"MINICOMMERCE_CATALOG_CACHE_TTL": "300"},
+    "granian-cache-limits": {
+        "MINICOMMERCE_CATALOG_CACHE_TTL": "300",
+        "MINICOMMERCE_RATE_LIMIT_ANON": LIMITS_ON,
+        "MINICOMMERCE_RATE_LIMIT_USER": LIMITS_ON,
+    },
+}
+"""The catalog cache comparison (--redis-url): run tag -> settings. The last one has the
+rate limits on, shared through Redis, so that their cost shows."""
 CACHE_FILL_S = 20.0
 
 
@@ -932,8 +942,8 @@ class Bench:
     def catalog_cache(self, runs: dict[str, Any], redis_url: str) -> None:
         """granian with Redis, the catalog cache off then on (the same run, the same load)."""
         flush_redis(redis_url)
-        for tag, ttl in CACHE_RUNS.items():
-            env = {"MINICOMMERCE_REDIS_URL": redis_url, "MINICOMMERCE_CATALOG_CACHE_TTL": ttl}
+        for tag, settings in CACHE_RUNS.items():
+            env = {"MINICOMMERCE_REDIS_URL": redis_url, **settings}
             server = self.real_server("granian", tag=tag, env=env)
             try:
                 check_catalog(server, self.dataset)
@@ -1199,7 +1209,7 @@ def render(report: dict[str, Any], markdown: bool = False) -> str:
                 )
             )
     if all(tag in runs for tag in CACHE_RUNS):
-        off, on = (runs[tag] for tag in CACHE_RUNS)
+        off, on, limited = (runs[tag] for tag in CACHE_RUNS)
         lines.append(
             "catalog cache (granian, Redis), off -> on: "
             + ", ".join(
@@ -1208,6 +1218,16 @@ def render(report: dict[str, Any], markdown: bool = False) -> str:
                 for sc in SCENARIOS
             )
         )
+        if "ceiling" in runs:
+            ceiling = runs["ceiling"]
+            lines.append(
+                "cached, share of the ceiling (targets >= 70 % with limits off, >= 40 % on): "
+                + ", ".join(
+                    f"{sc} {on[sc]['rps'] / ceiling[sc]['rps']:.1%} off, "
+                    f"{limited[sc]['rps'] / ceiling[sc]['rps']:.1%} on"
+                    for sc in SCENARIOS
+                )
+            )
     if lines:
         parts.append("\n".join(("- " + ln) if markdown else ln for ln in lines))
     if report.get("experiments"):
@@ -1374,7 +1394,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL"),
         help="also run granian with this Redis, the catalog cache off and on "
-        "(granian-redis, granian-cache); the Redis database is flushed",
+        "(granian-redis, granian-cache, granian-cache-limits); the Redis database is flushed",
     )  # fmt: skip
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
