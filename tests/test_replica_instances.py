@@ -77,6 +77,9 @@ def test_an_order_placed_through_one_instance_is_found_through_another(
         "argon2_memory_cost": "1024",
         "argon2_time_cost": "1",
         "log_level": "WARNING",
+        # Cache off: with it on, catalog reads are the primary's (what the cache keeps must
+        # be; tests/integration/test_replicas.py), and this test checks the replica's part.
+        "catalog_cache_ttl": "0",
     }
     with (
         serve(6441, tmp_path, redis_url=redis_url, **common) as first,
