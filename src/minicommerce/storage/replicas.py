@@ -23,8 +23,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -41,29 +42,6 @@ UNREACHABLE = 2**63
 def current_lsn(conn: sa.Connection) -> int:
     """The primary's WAL position now, as bytes since 0/0."""
     return int(conn.exec_driver_sql(LSN_SQL).scalar_one())
-
-
-class _Answer(Generic[T]):
-    """The answer of a question asked in another thread, awaited with a deadline."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: T | None = None
-        self.error: BaseException | None = None
-
-    @classmethod
-    def failed(cls, error: BaseException) -> _Answer[T]:
-        answer: _Answer[T] = cls()
-        answer.error = error
-        answer.done.set()
-        return answer
-
-    def result(self, timeout: float) -> T:
-        if not self.done.wait(timeout):
-            raise TimeoutError(f"no answer in {timeout:g} s")
-        if self.error is not None:
-            raise self.error
-        return self.value  # type: ignore[return-value]  # set when there is no error
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +78,7 @@ class ReplicaSet:
         self.max_lag = max_lag
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
-        self._pending: dict[Engine, _Answer[Any]] = {}
+        self._pending: dict[Engine, Future[Any]] = {}
         self._clock = clock
         self._states: dict[Engine, ReplicaState] = dict.fromkeys(self.engines, DOWN)
         # (time, primary LSN): enough history to tell any lag up to max_lag.
@@ -170,24 +148,23 @@ class ReplicaSet:
         recovering, replay = conn.exec_driver_sql(REPLAY_SQL).one()
         return bool(recovering), None if replay is None else int(replay)
 
-    def _ask(self, engine: Engine, query: Callable[[sa.Connection], T]) -> _Answer[T]:
+    def _ask(self, engine: Engine, query: Callable[[sa.Connection], T]) -> Future[T]:
         """Run ``query`` on ``engine`` in a thread of its own: a server that stops
         answering (a stalled network) holds that thread, never the prober. While an
         earlier question to it is still unanswered, none is asked."""
+        answer: Future[T] = Future()
         pending = self._pending.get(engine)
-        if pending is not None and not pending.done.is_set():
-            return _Answer.failed(TimeoutError("an earlier probe is still unanswered"))
-        answer: _Answer[T] = _Answer()
+        if pending is not None and not pending.done():
+            answer.set_exception(TimeoutError("an earlier probe is still unanswered"))
+            return answer
 
         def run() -> None:
             try:
                 probe = self._probes.get(engine, engine)
                 with probe.connect() as conn:
-                    answer.value = query(conn)
+                    answer.set_result(query(conn))
             except BaseException as exc:
-                answer.error = exc
-            finally:
-                answer.done.set()
+                answer.set_exception(exc)
 
         self._pending[engine] = answer
         threading.Thread(target=run, name="minicommerce-replica-probe", daemon=True).start()
