@@ -335,17 +335,9 @@ class RedisCatalogCache:
                     self.local.put_product(product, stamp)
                     return copy_product(product)
         self._counters.add("misses")
-        loaded = load(product_id)
+        loaded = load(product_id) if version is None else self._load_one(product_id, version, load)
         if loaded is not None:
             self.local.put_product(copy_product(loaded), stamp)
-            if version is not None:
-                self._call(
-                    lambda: self._redis.set(
-                        f"{self._prefix}p:{product_id}:{version.decode()}",
-                        encode_product(loaded),
-                        ex=self._ttl_s,
-                    )
-                )
         return loaded
 
     def page(
@@ -403,6 +395,7 @@ class RedisCatalogCache:
         return Page(items=loaded.items, next_cursor=loaded.next_cursor)
 
     def _load_one(self, product_id: int, version: bytes, load: LoadProduct) -> Product | None:
+        """Load a product from the database and file it in Redis under ``version``."""
         loaded = load(product_id)
         if loaded is not None:
             self._call(
