@@ -45,7 +45,8 @@ def postgres_bin() -> Path | None:
     return Path(found[-1])
 
 
-def _as_postgres(*command: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def as_postgres(*command: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` as the ``postgres`` OS user when the tests run as root."""
     args = [str(part) for part in command]
     if os.geteuid() == 0:
         args = ["runuser", "-u", RUN_AS, "--", *args]
@@ -74,23 +75,31 @@ def wait_for(url: str, timeout: float = 30) -> None:
 class Server:
     """One PostgreSQL server (cluster) in ``data``, listening on 127.0.0.1:``port``."""
 
-    def __init__(self, bin_dir: Path, data: Path, port: int) -> None:
+    def __init__(self, bin_dir: Path, data: Path, port: int, options: str = "") -> None:
         self.bin = bin_dir
         self.data = data
         self.port = port
+        self.options = options  # more server settings, as ``-c name=value ...``
+
+    def init(self) -> None:
+        """A new cluster in ``data``: trust authentication, the ``postgres`` superuser."""
+        as_postgres(
+            self.bin / "initdb", "-D", self.data, "-U", "postgres",
+            "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C",
+        )  # fmt: skip
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        _as_postgres(
+        as_postgres(
             self.bin / "pg_ctl", "start", "-w", "-D", self.data, "-l", self.data / "server.log",
-            "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1",
+            "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 {self.options}",
         )  # fmt: skip
         wait_for(self.url())
 
     def stop(self, mode: str = "immediate") -> None:
-        _as_postgres(self.bin / "pg_ctl", "stop", "-w", "-m", mode, "-D", self.data, check=False)
+        as_postgres(self.bin / "pg_ctl", "stop", "-w", "-m", mode, "-D", self.data, check=False)
 
 
 class ReplicatedCluster:
@@ -104,10 +113,7 @@ class ReplicatedCluster:
         self.root = _workdir("mc-replica-")
         self.primary = Server(bin_dir, self.root / "primary", primary_port)
         self.replica = Server(bin_dir, self.root / "replica", replica_port)
-        _as_postgres(
-            bin_dir / "initdb", "-D", self.primary.data, "-U", "postgres",
-            "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C",
-        )  # fmt: skip
+        self.primary.init()
         with (self.primary.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 "wal_level = replica\nmax_wal_senders = 5\nfsync = off\n"
@@ -116,7 +122,7 @@ class ReplicatedCluster:
         with (self.primary.data / "pg_hba.conf").open("a") as hba:
             hba.write("host replication all 127.0.0.1/32 trust\n")
         self.primary.start()
-        _as_postgres(
+        as_postgres(
             bin_dir / "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary_port),
             "-U", "postgres", "-D", self.replica.data, "-R", "-X", "stream", "--no-sync",
         )  # fmt: skip
@@ -152,7 +158,7 @@ class PgBouncer:
         )
         if os.geteuid() == 0:
             shutil.chown(config, RUN_AS, RUN_AS)
-        _as_postgres(binary, "-d", config)
+        as_postgres(binary, "-d", config)
         wait_for(self.url("postgres"))
 
     def url(self, database: str) -> str:
