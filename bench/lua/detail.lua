@@ -6,16 +6,6 @@ dofile(here .. "report.lua")
 local id_min = tonumber(os.getenv("BENCH_ID_MIN") or "1")
 local id_max = tonumber(os.getenv("BENCH_ID_MAX") or "10000")
 local prefix = os.getenv("BENCH_DETAIL_PREFIX") or "/api/v1/products/"
-local threads = 0
-
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_no", threads)
-end
-
-function init(args)
-  math.randomseed(os.time() * 97 + (thread_no or 0))
-end
 
 function request()
   return wrk.format("GET", prefix .. math.random(id_min, id_max))

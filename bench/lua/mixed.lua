@@ -7,10 +7,7 @@ dofile(here .. "report.lua")
 
 local id_min = tonumber(os.getenv("BENCH_ID_MIN") or "1")
 local id_max = tonumber(os.getenv("BENCH_ID_MAX") or "10000")
-local tokens = {}
-for line in io.lines(os.getenv("BENCH_TOKENS")) do
-  tokens[#tokens + 1] = line
-end
+local tokens = read_tokens()
 local pages = {
   "/api/v1/products?limit=20",
   "/api/v1/products?limit=20&sort=price_asc",
@@ -22,16 +19,6 @@ local pages = {
 }
 local address = '{"full_name":"Bench","line1":"1 Loop St","city":"Localhost",' ..
   '"postal_code":"12345","country":"DE"}'
-local threads = 0
-
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_no", threads)
-end
-
-function init(args)
-  math.randomseed(os.time() * 97 + (thread_no or 0))
-end
 
 local function signed(extra)
   local headers = extra or {}

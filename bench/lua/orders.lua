@@ -6,22 +6,9 @@ dofile(here .. "report.lua")
 
 local id_min = tonumber(os.getenv("BENCH_ID_MIN") or "1")
 local id_max = tonumber(os.getenv("BENCH_ID_MAX") or "10000")
-local tokens = {}
-for line in io.lines(os.getenv("BENCH_TOKENS")) do
-  tokens[#tokens + 1] = line
-end
+local tokens = read_tokens()
 local body_prefix = '{"shipping_address":{"full_name":"Bench","line1":"1 Loop St",' ..
   '"city":"Localhost","postal_code":"12345","country":"DE"},"items":[{"product_id":'
-local threads = 0
-
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_no", threads)
-end
-
-function init(args)
-  math.randomseed(os.time() * 97 + (thread_no or 0))
-end
 
 function request()
   local headers = {

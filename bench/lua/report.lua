@@ -1,6 +1,26 @@
--- Shared by every bench script: at the end of a run, print one machine-readable line
--- (latencies in microseconds) that bench/run.py parses. wrk's own text report, with the
--- --latency distribution, is printed as usual above it.
+-- Shared by every bench script: a random seed of its own per wrk thread, the customers'
+-- tokens (BENCH_TOKENS, one per line) for the scripts that sign in, and at the end of a
+-- run one machine-readable line (latencies in microseconds) that the bench parses. wrk's
+-- own text report, with the --latency distribution, is printed as usual above it.
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_no", threads)
+end
+
+function init(args)
+  math.randomseed(os.time() * 97 + (thread_no or 0))
+end
+
+function read_tokens()
+  local tokens = {}
+  for line in io.lines(os.getenv("BENCH_TOKENS")) do
+    tokens[#tokens + 1] = line
+  end
+  return tokens
+end
+
 function done(summary, latency, requests)
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
