@@ -210,3 +210,11 @@ def test_admin_orders(
 )
 def test_order_routes_need_a_user(client: Client, method: str, path: str) -> None:
     assert_problem(client.request(method, path), 401, "unauthenticated")
+
+
+def test_the_token_is_checked_before_the_body(client: Client) -> None:
+    """The caller is provided from the edge's token check, before the body is read: no
+    token, or a bad one, is a 401 whatever the body (security.Caller)."""
+    assert_problem(client.post(ORDERS, json={"bad": 1}), 401, "unauthenticated")
+    forged = {"Authorization": "Bearer not-a-token"}
+    assert_problem(client.post(ORDERS, json={"bad": 1}, headers=forged), 401, "invalid_token")
