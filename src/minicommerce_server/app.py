@@ -22,6 +22,7 @@ from minicommerce_server.openapi import render_plugins
 from minicommerce_server.pages import STATIC_DIR, content_security_policy, static_site
 from minicommerce_server.problems import EXCEPTION_HANDLERS
 from minicommerce_server.proxies import TrustedProxies
+from minicommerce_server.replay import CatalogReplay
 from minicommerce_server.routes.admin_users import AdminUserController
 from minicommerce_server.routes.auth import AuthController
 from minicommerce_server.routes.cart import CartController
@@ -123,6 +124,7 @@ def create_app(
         await check_json_body(request)
         return None
 
+    replay = CatalogReplay(shop.catalog)
     # Product images may come from a CDN (MINICOMMERCE_MEDIA_URL): the pages allow its origin.
     csp = content_security_policy(settings.media_url)
     storefront = static_site("/", STATIC_DIR / "storefront", csp=csp)
@@ -159,7 +161,7 @@ def create_app(
         ),
         request_max_body_size=MAX_BODY,
         on_shutdown=[shutdown],
-        state=State({"metrics": metrics, "shop": shop, "offload": offload}),
+        state=State({"metrics": metrics, "shop": shop, "offload": offload, "replay": replay}),
         debug=False,
         logging_config=None,
     )
@@ -175,5 +177,6 @@ def create_app(
         anon_rate=settings.rate_limit_anon,
         user_rate=settings.rate_limit_user,
         trusted_proxies=TrustedProxies(settings.trusted_proxy_networks),
+        replay=replay,
     )
     return app

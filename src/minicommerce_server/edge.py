@@ -29,6 +29,7 @@ from minicommerce_server.observability import Metrics
 from minicommerce_server.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX, Problem
 from minicommerce_server.proxies import TrustedProxies
 from minicommerce_server.ratelimit import AsyncRateLimiter
+from minicommerce_server.replay import CatalogReplay
 
 access_log = logging.getLogger("minicommerce.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -49,8 +50,10 @@ class EdgeMiddleware:
         anon_rate: Rate | None,
         user_rate: Rate | None,
         trusted_proxies: TrustedProxies | None = None,
+        replay: CatalogReplay | None = None,
     ) -> None:
         self.app = app
+        self._replay = replay
         self._shop = shop
         self._metrics = metrics
         self._limiter = limiter
@@ -81,10 +84,10 @@ class EdgeMiddleware:
 
         try:
             retry_after = await self._limited(scope, user_id)
-            if retry_after is None:
-                await self.app(scope, receive, send_with_id)
-            else:
+            if retry_after is not None:
                 await _too_many_requests(send_with_id, retry_after)
+            else:
+                await self._answer(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("path_template") or _route_template(scope)
@@ -93,6 +96,26 @@ class EdgeMiddleware:
                 log_request(
                     request_id, scope["method"], scope["path"], route, status, elapsed, user_id
                 )
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's answer, or a catalog answer kept from it (see replay.py)."""
+        replay = self._replay
+        key = replay.key(scope) if replay is not None else None
+        if replay is None or key is None:
+            await self.app(scope, receive, send)
+            return
+        kept = replay.answer(key)
+        if kept is not None:
+            scope["path_template"] = kept.route
+            await kept.send(send)
+            return
+        recording = replay.recording(scope, key)
+
+        async def send_recorded(message: Message) -> None:
+            recording.see(message)
+            await send(message)
+
+        await self.app(scope, receive, send_recorded)
 
     def _identify(self, authorization: bytes | None, state: dict[str, object]) -> int | None:
         """The user id of a valid access token; a bad token is kept for protected routes

@@ -275,3 +275,55 @@ def test_peeking_serves_only_what_the_process_holds() -> None:
         assert shop.catalog.cached(p.id) is None
         assert shop.catalog.cached_list(ProductQuery()) is None
     assert NoCatalogCache().peek_product(1) is None
+
+
+def test_a_fingerprint_holds_exactly_while_the_entries_it_names_are_held() -> None:
+    clock = Clock()
+    cache, db = MemoryCatalogCache(10, clock=clock), Loader(product(1), product(2), product(3))
+    in_stock = ProductQuery(in_stock=True)
+    assert cache.fingerprint_product(1, served=False) is None
+    assert cache.fingerprint_page(in_stock, served=False) is None
+    cache.product(1, db.one)
+    cache.page(in_stock, db.page)
+    detail = cache.fingerprint_product(1, served=False)
+    page = cache.fingerprint_page(in_stock, served=False)
+    assert detail is not None
+    assert page is not None
+    assert detail == cache.fingerprint_product(1, served=False)
+    assert page == cache.fingerprint_page(in_stock, served=False)
+    assert page != detail
+    assert hash(page) == hash(cache.fingerprint_page(in_stock, served=False))
+    hits = cache.stats().memory_hits
+    cache.fingerprint_page(in_stock, served=True)
+    assert cache.stats().memory_hits == hits + 1  # served: counted as a hit
+
+    # A change to one product of the page: both differ, even once filed again unchanged.
+    cache.changed(CatalogChange.of([1]))
+    assert cache.fingerprint_product(1, served=False) is None
+    assert cache.fingerprint_page(in_stock, served=False) is None
+    cache.product(1, db.one)
+    assert cache.fingerprint_product(1, served=False) not in (None, detail)
+    assert cache.fingerprint_page(in_stock, served=False) not in (None, page)
+
+    # Selling out a product of an in-stock page: it cannot be rendered, so no fingerprint.
+    page = cache.fingerprint_page(in_stock, served=False)
+    db.rows[2] = product(2, stock=0)
+    cache.changed(CatalogChange.of([2], stock_taken=True))
+    cache.product(2, db.one)
+    assert cache.fingerprint_page(in_stock, served=False) is None
+
+    # Expiry ends it too.
+    clock.now = 10.0
+    assert cache.fingerprint_product(1, served=False) is None
+
+
+def test_a_fingerprint_taken_before_a_write_never_matches_after_it() -> None:
+    cache, db = MemoryCatalogCache(60), Loader(product(1))
+    cache.product(1, db.one)
+    before = cache.fingerprint_product(1, served=False)
+    db.rows[1] = product(1, price="2.00")
+    cache.changed(CatalogChange.of([1]))
+    cache.product(1, db.one)
+    assert cache.fingerprint_product(1, served=False) != before
+    assert NoCatalogCache().fingerprint_product(1, served=True) is None
+    assert NoCatalogCache().fingerprint_page(ProductQuery(), served=True) is None

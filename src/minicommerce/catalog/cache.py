@@ -33,6 +33,7 @@ change what it gets without changing what the next caller gets.
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from collections import OrderedDict
@@ -90,6 +91,30 @@ class CacheStats:
     errors: int = 0
 
 
+class Fingerprint:
+    """What an answer of the in-process layer is made of: its very entries, compared by
+    identity. A fingerprint taken later equals this one exactly when the layer still holds
+    the same entries (none dropped, changed, expired or filed anew), so whatever was derived
+    from the answer (its JSON, say) may be served again. Take the fingerprint *before*
+    reading the answer: a write in between then makes the two differ, never the reverse.
+
+    It keeps its entries alive: an identity is never taken over by a later entry.
+    """
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: tuple[object, ...]) -> None:
+        self._parts = parts
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Fingerprint) or len(other._parts) != len(self._parts):
+            return False
+        return all(map(operator.is_, self._parts, other._parts))
+
+    def __hash__(self) -> int:
+        return hash(tuple(map(id, self._parts)))
+
+
 LoadProduct = Callable[[int], Product | None]
 LoadPage = Callable[[ProductQuery], LoadedPage]
 
@@ -119,6 +144,16 @@ class CatalogCache(Protocol):
         ``None``: ask :meth:`page`."""
         ...
 
+    def fingerprint_product(self, product_id: int, *, served: bool) -> Fingerprint | None:
+        """What :meth:`peek_product` would answer from, with no copy, no I/O and no wait;
+        ``None`` when it would answer ``None``. ``served``: the caller answers from what it
+        derived earlier from an equal fingerprint (counted as a memory hit)."""
+        ...
+
+    def fingerprint_page(self, query: ProductQuery, *, served: bool) -> Fingerprint | None:
+        """What :meth:`peek_page` would answer from (see :meth:`fingerprint_product`)."""
+        ...
+
     def changed(self, change: CatalogChange) -> None:
         """A write committed ``change``: after this returns, no read anywhere serves what
         was there before it (called after the commit, before the write returns)."""
@@ -145,6 +180,12 @@ class NoCatalogCache:
         return None
 
     def peek_page(self, query: ProductQuery) -> Page[Product] | None:
+        return None
+
+    def fingerprint_product(self, product_id: int, *, served: bool) -> Fingerprint | None:
+        return None
+
+    def fingerprint_page(self, query: ProductQuery, *, served: bool) -> Fingerprint | None:
         return None
 
     def changed(self, change: CatalogChange) -> None:
@@ -210,13 +251,17 @@ def render(
     """The page from its entry and the current products (``None`` for one not cached);
     ``None`` when it cannot be rendered: a product is missing, or an ``in_stock=true``
     page would show or look ahead to a product sold out since."""
-    items: list[Product] = []
-    for product in products:
-        if product is None or (query.in_stock is True and not product.in_stock):
-            return None
-        if len(items) < entry.shown:
-            items.append(copy_product(product))
+    if not servable(products, query):
+        return None
+    items = [copy_product(product) for product in products[: entry.shown] if product is not None]
     return Page(items=items, next_cursor=entry.next_cursor)
+
+
+def servable(products: Sequence[Product | None], query: ProductQuery) -> bool:
+    """Whether a cached page can be rendered from these products (see :func:`render`)."""
+    if query.in_stock is True:
+        return all(product is not None and product.in_stock for product in products)
+    return all(product is not None for product in products)
 
 
 @dataclass(slots=True)
@@ -277,6 +322,20 @@ class LocalLayer:
         return (self._gen, self._sgen if in_stock is False else 0, *key)
 
     def page(self, query: ProductQuery) -> Page[Product] | None:
+        found = self._page_parts(query)
+        return None if found is None else render(found[0], found[1], query)
+
+    def page_fingerprint(self, query: ProductQuery) -> Fingerprint | None:
+        found = self._page_parts(query)
+        if found is None or not servable(found[1], query):
+            return None
+        return Fingerprint((found[0], *found[1]))
+
+    def product_fingerprint(self, product_id: int) -> Fingerprint | None:
+        found = self.product(product_id)
+        return None if found is None else Fingerprint((found,))
+
+    def _page_parts(self, query: ProductQuery) -> tuple[PageEntry, list[Product | None]] | None:
         now = self._clock()
         with self._lock:
             key = self.page_key(query_key(query), query.in_stock)
@@ -288,8 +347,7 @@ class LocalLayer:
                 return None
             self._pages.move_to_end(key)
             entry = found[0]
-            products = [self._live(product_id, now) for product_id in entry.ids]
-        return render(entry, products, query)
+            return entry, [self._live(product_id, now) for product_id in entry.ids]
 
     def _live(self, product_id: int, now: float) -> Product | None:
         found = self._products.get(product_id)
@@ -419,6 +477,17 @@ class MemoryCatalogCache:
     def peek_page(self, query: ProductQuery) -> Page[Product] | None:
         found = self.local.page(query)
         if found is not None:
+            self._counters.add("memory_hits")
+        return found
+
+    def fingerprint_product(self, product_id: int, *, served: bool) -> Fingerprint | None:
+        return self._served(self.local.product_fingerprint(product_id), served)
+
+    def fingerprint_page(self, query: ProductQuery, *, served: bool) -> Fingerprint | None:
+        return self._served(self.local.page_fingerprint(query), served)
+
+    def _served(self, found: Fingerprint | None, served: bool) -> Fingerprint | None:
+        if found is not None and served:
             self._counters.add("memory_hits")
         return found
 

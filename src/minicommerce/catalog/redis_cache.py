@@ -55,6 +55,7 @@ from minicommerce.catalog.cache import (
     MAX_PRODUCTS,
     CacheStats,
     CatalogChange,
+    Fingerprint,
     LoadPage,
     LoadProduct,
     LocalLayer,
@@ -310,6 +311,21 @@ class RedisCatalogCache:
             found = self.local.page(query)
             if found is not None and self._local_valid():
                 self._counters.add("memory_hits")
+                return found
+        return None
+
+    def fingerprint_product(self, product_id: int, *, served: bool) -> Fingerprint | None:
+        return self._trusted(lambda: self.local.product_fingerprint(product_id), served)
+
+    def fingerprint_page(self, query: ProductQuery, *, served: bool) -> Fingerprint | None:
+        return self._trusted(lambda: self.local.page_fingerprint(query), served)
+
+    def _trusted(self, look: Callable[[], Fingerprint | None], served: bool) -> Fingerprint | None:
+        if self._local_valid():
+            found = look()
+            if found is not None and self._local_valid():
+                if served:
+                    self._counters.add("memory_hits")
                 return found
         return None
 

@@ -11,6 +11,7 @@ from typing import Any
 from minicommerce.catalog.cache import (
     CatalogCache,
     CatalogChange,
+    Fingerprint,
     LoadedPage,
     LoadProduct,
     NoCatalogCache,
@@ -112,6 +113,26 @@ class CatalogService:
             except ValidationError:
                 return None
         return self.cache.peek_page(query)
+
+    def cached_fingerprint(self, product_id: int, *, served: bool = False) -> Fingerprint | None:
+        """What :meth:`cached` would answer from, by identity (no copy, no I/O): equal to
+        a later fingerprint while the cache holds the same product, so an adapter may answer
+        with what it derived from it (its encoded JSON). ``served``: it does (counted as a
+        memory hit of the cache)."""
+        if not is_valid_id(product_id):
+            return None
+        return self.cache.fingerprint_product(product_id, served=served)
+
+    def cached_list_fingerprint(
+        self, query: ProductQuery, *, served: bool = False
+    ) -> Fingerprint | None:
+        """What :meth:`cached_list` would answer from (see :meth:`cached_fingerprint`)."""
+        if query.cursor:
+            try:
+                self._decode(query.cursor, query.sort)
+            except ValidationError:
+                return None
+        return self.cache.fingerprint_page(query, served=served)
 
     def _caching(self) -> bool:
         return not isinstance(self.cache, NoCatalogCache)

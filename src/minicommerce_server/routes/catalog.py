@@ -23,6 +23,7 @@ from minicommerce.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minicommerce_server.offload import offload_of
 from minicommerce_server.params import CursorParam
 from minicommerce_server.problems import problems
+from minicommerce_server.replay import offer
 from minicommerce_server.security import Caller, staff_only, token_user
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
@@ -102,9 +103,12 @@ class ProductController(Controller):
             in_stock=in_stock,
             sort=sort,
         )
-        # What this process's cache holds is served here, with no thread hop (no I/O).
+        # What this process's cache holds is served here, with no thread hop (no I/O), and
+        # offered to the edge to answer again while the cache holds it (replay.py).
+        fingerprint = shop.catalog.cached_list_fingerprint(query)
         cached = shop.catalog.cached_list(query)
         if cached is not None:
+            offer(request.scope, query, fingerprint)
             return cached
         return await offload_of(request).run(shop.catalog.list, query, user_id=token_user(request))
 
@@ -120,8 +124,11 @@ class ProductController(Controller):
         product_id: FromPath[int],
         shop: NamedDependency[Shop],
     ) -> Response[Product]:
+        fingerprint = shop.catalog.cached_fingerprint(product_id)
         product = shop.catalog.cached(product_id)
-        if product is None:
+        if product is not None:
+            offer(request.scope, product_id, fingerprint)
+        else:
             product = await offload_of(request).run(
                 shop.catalog.get, product_id, user_id=token_user(request)
             )
