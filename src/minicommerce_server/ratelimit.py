@@ -11,16 +11,14 @@ after a short back-off (a circuit breaker), so shared limits return without a re
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from minicommerce.ratelimit import Decision, MemoryRateLimiter, Rate, decide
-
-if TYPE_CHECKING:
-    from redis.commands.core import AsyncScript
+from minicommerce_server.redis_pipe import PipelinedRedis, RedisReplyError
 
 log = logging.getLogger("minicommerce.server")
 
@@ -53,44 +51,33 @@ class InProcessRateLimiter:
 
 
 class AsyncRedisRateLimiter:
-    """A counter per key and window in Redis, through redis.asyncio; raises
-    ``TimeoutError`` after ``timeout`` seconds (the abandoned command's connection is
-    dropped by redis-py, not reused)."""
+    """A counter per key and window in Redis, one script call per hit on the loop's one
+    pipelined connection (``minicommerce_server.redis_pipe``); raises ``TimeoutError``
+    after ``timeout`` seconds, and any failure of Redis or the connection."""
 
     def __init__(self, url: str, *, timeout: float, prefix: str = "minicommerce:rl:") -> None:
-        self._url = url
-        self._timeout = timeout
+        self._redis = PipelinedRedis(url, timeout=timeout)
         self._prefix = prefix
-        self._script: AsyncScript | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _script_for(self, loop: asyncio.AbstractEventLoop) -> AsyncScript:
-        # An asyncio connection belongs to the loop that opened it; an app started twice
-        # (tests, some servers' reloads) runs on a new loop and needs new connections.
-        if self._script is None or self._loop is not loop:
-            from redis.asyncio import Redis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            # No retries inside redis-py: the breaker decides when to try again.
-            client = Redis.from_url(self._url, retry=Retry(NoBackoff(), 0))
-            self._script = client.register_script(_HIT)
-            self._loop = loop
-        return self._script
+        # The script's name in Redis is its SHA-1 (not a security use).
+        self._sha = hashlib.sha1(_HIT.encode(), usedforsecurity=False).hexdigest()
 
     async def hit(self, key: str, rate: Rate) -> Decision:
-        script = self._script_for(asyncio.get_running_loop())
         now = time.time()
         window = int(now // rate.period)
         name = f"{self._prefix}{key}:{rate.period}:{window}"
-        async with asyncio.timeout(self._timeout):
-            count = int(await script(keys=[name], args=[rate.period + 1]))
+        try:
+            count = await self._redis.call("EVALSHA", self._sha, 1, name, rate.period + 1)
+        except RedisReplyError as exc:
+            if not exc.noscript:
+                raise
+            # A Redis that restarted or flushed its scripts: EVAL loads it again.
+            count = await self._redis.call("EVAL", _HIT, 1, name, rate.period + 1)
+        if not isinstance(count, int):
+            raise RedisReplyError(f"the limit script answered {count!r}")
         return decide(count, rate, now, window)
 
     async def aclose(self) -> None:
-        script, self._script = self._script, None
-        if script is not None and self._loop is asyncio.get_running_loop():
-            await script.registered_client.aclose()
+        await self._redis.aclose()
 
 
 class SharedRateLimiter:
@@ -99,7 +86,8 @@ class SharedRateLimiter:
 
     A request whose Redis call fails is always decided by the fallback, but it takes
     ``failures_to_degrade`` failures in a row to stop asking Redis: one slow answer on a
-    busy machine is no outage, and must not switch limits for the next seconds.
+    busy machine is no outage, and must not switch limits for the next seconds. Calls that
+    were under way together when one of them failed count as that one failure.
     """
 
     def __init__(
@@ -117,6 +105,7 @@ class SharedRateLimiter:
         self._retry_interval = retry_interval
         self._failures_to_degrade = failures_to_degrade
         self._failures = 0
+        self._streak = 0  # failures counted so far; a call knows which it began after
         self.on_degraded = on_degraded
         self._clock = clock
         self._retry_at = 0.0  # while in the future, Redis is not tried
@@ -132,10 +121,16 @@ class SharedRateLimiter:
             if self._probing or self._clock() < self._retry_at:
                 return self._fall_back(key, rate)
             self._probing = True
+        streak = self._streak
         try:
             decision = await self._shared.hit(key, rate)
         except Exception as exc:  # any failure of Redis, its client or the timeout
-            self._failed(exc)
+            # Calls that were under way together when one failed failed for the same
+            # moment (a stall of a few tens of milliseconds fails them all at once): they
+            # count once towards an outage.
+            if streak == self._streak:
+                self._streak += 1
+                self._failed(exc)
             return self._fall_back(key, rate)
         finally:
             self._probing = False

@@ -22,8 +22,8 @@ DEFAULT_REDIS_TIMEOUT_S = 0.05
 class Backends:
     """Optional Redis (shared rate limits across processes) and the rate limiter in use.
 
-    The limiter is awaited on the event loop (redis.asyncio); the synchronous client only
-    answers the readiness check, which runs in a worker thread.
+    The limiter is awaited on the event loop (on its pipelined connection); the synchronous
+    client only answers the readiness check, which runs in a worker thread.
     """
 
     def __init__(

@@ -127,3 +127,19 @@ def test_one_slow_answer_is_not_an_outage(caplog: pytest.LogCaptureFixture) -> N
     assert degraded == [6]
     assert not limiter.degraded
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_calls_that_fail_together_count_as_one_failure() -> None:
+    limiter, shared, _, degraded = make()
+    shared.mode = "stalled"
+
+    async def burst() -> list[Decision]:
+        return list(await asyncio.gather(*(limiter.hit(f"k{i}", RATE) for i in range(10))))
+
+    assert all(d.allowed for d in asyncio.run(burst()))
+    assert degraded == [10]  # each decided per process...
+    assert not limiter.degraded  # ...but one stall is one failure, not ten
+    hits(limiter, 1)
+    assert not limiter.degraded
+    hits(limiter, 1)  # the third failure in a row, each begun after the one before
+    assert limiter.degraded
