@@ -27,6 +27,7 @@ import urllib.request
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -134,7 +135,7 @@ def wrk(port: int, env: dict[str, str], duration: int, connections: int) -> dict
     return parse_wrk(out.stdout + out.stderr)
 
 
-def parse_wrk(output: str) -> dict[str, float]:
+def parse_wrk(output: str) -> dict[str, Any]:
     """The figures of lua/report.lua's line (``orders_per_s`` is requests per second)."""
     match = re.search(r"BENCH_JSON (\{.*\})", output)
     if not match:
@@ -146,6 +147,7 @@ def parse_wrk(output: str) -> dict[str, float]:
         "p50_ms": data["latency_us"]["p50"] / 1000,
         "p99_ms": data["latency_us"]["p99"] / 1000,
         "errors": errors,
+        "statuses": data.get("statuses", {}),
     }
 
 
@@ -161,10 +163,14 @@ def place_one(port: int, token: str, product_id: int) -> bytes:
         return bytes(response.read())
 
 
-def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], env: dict[str, str], log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a process (its output to ``log``, if given, else nowhere)."""
+    out = log.open("ab") if log is not None else subprocess.DEVNULL
     # A process group of its own, so that stopping it stops its workers too.
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -104,6 +104,19 @@ def test_more_than_stock_is_insufficient_stock(
     assert client.get(CART, headers=customer.headers).json()["items"] == []
 
 
+def test_a_new_line_in_a_full_cart_is_422(
+    client: Client, customer: Account, sqlite_shop: Shop
+) -> None:
+    products = [make_product(sqlite_shop, f"P{n}", "1.00", stock=5) for n in range(101)]
+    for product in products[:100]:
+        assert client.put(item(product.id), json={"quantity": 1},
+                          headers=customer.headers).status_code == 200  # fmt: skip
+    response = client.put(item(products[-1].id), json={"quantity": 1}, headers=customer.headers)
+    body = assert_validation(response, "product_id")
+    assert "at most 100 products" in body["detail"]
+    assert len(client.get(CART, headers=customer.headers).json()["items"]) == 100
+
+
 @pytest.mark.parametrize(
     ("payload", "fields"),
     [

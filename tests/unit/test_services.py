@@ -24,7 +24,8 @@ from minicommerce import (
     Shop,
     SkuTaken,
 )
-from minicommerce.errors import EmptyCartError, IdempotencyKeyReused
+from minicommerce.carts.models import MAX_CART_LINES
+from minicommerce.errors import EmptyCartError, IdempotencyKeyReused, ValidationError
 from minicommerce.orders.models import OrderStatus, PlaceOrder
 from tests.conftest import FAST_ARGON2, SECRET
 from tests.unit.fakes import MemoryStore
@@ -115,6 +116,26 @@ def test_accounts_and_auth(shop: Shop) -> None:
     assert shop.auth.authenticate(pair.access_token).id == uid
     rotated = shop.auth.refresh(pair.refresh_token)
     assert rotated.refresh_token != pair.refresh_token
+
+
+def test_a_cart_holds_at_most_as_many_products_as_an_order_and_can_be_checked_out(
+    shop: Shop,
+) -> None:
+    uid = customer(shop)
+    ids = [
+        shop.catalog.create(NewProduct(name=f"P{n}", price="1.00", stock_quantity=5)).id
+        for n in range(MAX_CART_LINES + 1)
+    ]
+    for product_id in ids[:MAX_CART_LINES]:
+        shop.carts.set_quantity(uid, product_id, LineQuantity(quantity=1))
+    with pytest.raises(ValidationError, match=f"at most {MAX_CART_LINES} products"):
+        shop.carts.set_quantity(uid, ids[-1], LineQuantity(quantity=1))
+    cart = shop.carts.view(uid)
+    assert len(cart.items) == MAX_CART_LINES  # the refused line was not kept
+    # A line already there still changes, and a full cart is an order.
+    assert shop.carts.set_quantity(uid, ids[0], LineQuantity(quantity=3)).item_count == 102
+    order, _ = shop.orders.place(uid, request())
+    assert len(order.items) == MAX_CART_LINES
 
 
 def test_placement_takes_stock_empties_the_cart_and_is_all_or_nothing(shop: Shop) -> None:

@@ -11,6 +11,9 @@ from pydantic import Field, StrictInt
 from minicommerce.commands import WHOLE_NUMBER, Command
 
 MAX_LINE_QUANTITY = 1000
+MAX_CART_LINES = 100
+"""Products in one cart at most: as many as one order may hold (``MAX_ORDER_LINES`` is
+this), so that every cart can be checked out."""
 
 
 @dataclass(slots=True)

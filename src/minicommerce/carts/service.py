@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from minicommerce.carts.models import Cart, CartLine, LineQuantity, StoredLine
+from minicommerce.carts.models import MAX_CART_LINES, Cart, CartLine, LineQuantity, StoredLine
 from minicommerce.clock import Clock, utcnow
-from minicommerce.errors import InsufficientStock, NotFound, ShortItem
+from minicommerce.errors import InsufficientStock, NotFound, ShortItem, ValidationError
 from minicommerce.ids import is_valid_id
 from minicommerce.uow import UnitOfWorkFactory
 
@@ -29,7 +29,8 @@ class CartService:
 
     def set_quantity(self, user_id: int, product_id: int, change: LineQuantity) -> Cart:
         """Set a line's quantity (0 removes it). An unknown or removed product is
-        :class:`NotFound`; more than the stock is :class:`InsufficientStock`."""
+        :class:`NotFound`; more than the stock is :class:`InsufficientStock`; a new line in
+        a cart of ``MAX_CART_LINES`` products is a :class:`ValidationError`."""
         if not is_valid_id(product_id):
             raise NotFound("Product", product_id)
         with self._uow(write=True) as uow:
@@ -45,6 +46,11 @@ class CartService:
                     )
                 uow.carts.set(user_id, product_id, change.quantity, self._clock())
             lines = uow.carts.lines(user_id)
+            if len(lines) > MAX_CART_LINES:  # only a new line can take it over: not kept
+                raise ValidationError.single(
+                    "product_id",
+                    f"a cart holds at most {MAX_CART_LINES} products; order or remove some first",
+                )
             uow.commit()
         return self._cart(lines)
 

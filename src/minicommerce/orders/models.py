@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictInt, StringConstraints
 
-from minicommerce.carts.models import MAX_LINE_QUANTITY
+from minicommerce.carts.models import MAX_CART_LINES, MAX_LINE_QUANTITY
 from minicommerce.catalog.models import LowStockProduct
 from minicommerce.commands import WHOLE_NUMBER, Command, Part
 from minicommerce.text import Text
 
-MAX_ORDER_LINES = 100
+MAX_ORDER_LINES = MAX_CART_LINES
 MAX_ORDER_TOTAL = Decimal("9999999999.99")
 """The largest order total (and line total) storage holds: ``NUMERIC(12, 2)``."""
 

@@ -24,6 +24,7 @@ class CartController(Controller):
         "/items/{product_id:int}",
         sync_to_thread=True,
         summary="Set a line's quantity (1..1000; 0 removes the line)",
+        description="A cart holds at most 100 products: a new line in a full cart is a 422.",
         responses=problems(
             401,
             404,
