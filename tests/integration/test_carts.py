@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from decimal import Decimal
 
@@ -131,3 +132,33 @@ def test_cart_total_is_the_exact_sum(sqlite_shop: Shop, lines: list[tuple[int, i
     assert cart.total == sum(i.unit_price * i.quantity for i in cart.items)
     assert all(i.line_total == i.unit_price * i.quantity for i in cart.items)
     assert cart.total.as_tuple().exponent == -2
+
+
+def add_at_once(shop: Shop, uid: int, product_id: int, buyers: int) -> list[BaseException]:
+    """``buyers`` threads set the same line of one cart at the same moment."""
+    barrier = threading.Barrier(buyers)
+    errors: list[BaseException] = []
+
+    def add(quantity: int) -> None:
+        barrier.wait()
+        try:
+            shop.carts.set_quantity(uid, product_id, LineQuantity(quantity=quantity))
+        except BaseException as exc:  # every failure is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(1, buyers + 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_the_same_line_added_at_once_is_one_line_and_no_error(shop: Shop) -> None:
+    uid = user(shop)
+    for _ in range(10):
+        item = product(shop, "2.00", stock=50)
+        assert add_at_once(shop, uid, item.id, 6) == []
+        lines = [line for line in shop.carts.view(uid).items if line.product_id == item.id]
+        assert len(lines) == 1
+        assert 1 <= lines[0].quantity <= 6

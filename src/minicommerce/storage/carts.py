@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from minicommerce.carts.models import StoredLine
 from minicommerce.storage.tables import cart_items, products
@@ -45,24 +46,17 @@ class SqlCartRepository:
         ]
 
     def set(self, user_id: int, product_id: int, quantity: int, now: datetime) -> None:
-        updated = self._conn.execute(
-            sa.update(cart_items)
-            .where(_c.user_id == user_id, _c.product_id == product_id)
-            .values(quantity=quantity, updated_at=now)
-        )
-        if updated.rowcount == 0:
-            # Write transactions serialise per user on SQLite (BEGIN IMMEDIATE); on
-            # PostgreSQL a concurrent insert of the same line fails the primary key and
-            # the request can be retried.
-            self._conn.execute(
-                sa.insert(cart_items).values(
-                    user_id=user_id,
-                    product_id=product_id,
-                    quantity=quantity,
-                    added_at=now,
-                    updated_at=now,
-                )
-            )
+        # One upsert: two requests adding the same line at once (a double tap, two tabs)
+        # both succeed, the later quantity kept, where an UPDATE-then-INSERT made the
+        # slower one fail on the primary key (a 500, found under the mixed-load bench).
+        values = {
+            "user_id": user_id,
+            "product_id": product_id,
+            "quantity": quantity,
+            "added_at": now,
+            "updated_at": now,
+        }
+        self._conn.execute(_upsert(self._conn.dialect.name, values))
 
     def remove(self, user_id: int, product_id: int) -> None:
         self._conn.execute(
@@ -71,3 +65,20 @@ class SqlCartRepository:
 
     def clear(self, user_id: int) -> None:
         self._conn.execute(sa.delete(cart_items).where(_c.user_id == user_id))
+
+
+def _upsert(dialect: str, values: dict[str, object]) -> sa.Executable:
+    """INSERT ... ON CONFLICT (the line) DO UPDATE its quantity, in the database's dialect
+    (both databases minicommerce runs on have it)."""
+    key = [_c.user_id, _c.product_id]
+    if dialect == "postgresql":
+        pg = postgresql.insert(cart_items).values(values)
+        return pg.on_conflict_do_update(
+            index_elements=key,
+            set_={"quantity": pg.excluded.quantity, "updated_at": pg.excluded.updated_at},
+        )
+    lite = sqlite.insert(cart_items).values(values)
+    return lite.on_conflict_do_update(
+        index_elements=key,
+        set_={"quantity": lite.excluded.quantity, "updated_at": lite.excluded.updated_at},
+    )
