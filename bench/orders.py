@@ -214,6 +214,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--redis-url", default=None,
+        help="serve with this Redis (its database flushed): the catalog cache on, whose "
+        "invalidation every order waits for, and the rate limits on through it, set high "
+        "enough never to refuse",
+    )  # fmt: skip
     args = parser.parse_args()
     reset(URL)
     now = datetime.now(UTC)
@@ -231,6 +237,13 @@ def main() -> None:
            "MINICOMMERCE_ACCESS_TOKEN_TTL": "3600",
            "MINICOMMERCE_RATE_LIMIT_ANON": "0", "MINICOMMERCE_RATE_LIMIT_USER": "0",
            "MINICOMMERCE_LOG_LEVEL": "WARNING", "MINICOMMERCE_DB_POOL_SIZE": "20"}  # fmt: skip
+    if args.redis_url:
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()
+        env |= {"MINICOMMERCE_REDIS_URL": args.redis_url, "MINICOMMERCE_CATALOG_CACHE_TTL": "300",
+                "MINICOMMERCE_RATE_LIMIT_ANON": "1000000/minute",
+                "MINICOMMERCE_RATE_LIMIT_USER": "1000000/minute"}  # fmt: skip
     port = random.randint(20_000, 40_000)
     server = start([sys.executable, "-m", "minicommerce_server.cli", "serve", "--port",
                     str(port), "--workers", "2", "--no-demo-data"], env)  # fmt: skip
@@ -297,7 +310,8 @@ def main() -> None:
             lite_ids = id_range(shop)
         sq = in_process(lite, lite_ids, lite_users, 5)
 
-    print(f"\nPOST /api/v1/orders, one line, 2 granian workers, PostgreSQL, "
+    with_redis = " + Redis (catalog cache and rate limits on)" if args.redis_url else ""
+    print(f"\nPOST /api/v1/orders, one line, 2 granian workers, PostgreSQL{with_redis}, "
           f"{args.connections} connections, {args.duration} s")  # fmt: skip
     for name, r in results.items():
         cpu = (

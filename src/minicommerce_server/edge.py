@@ -87,7 +87,7 @@ class EdgeMiddleware:
             if retry_after is not None:
                 await _too_many_requests(send_with_id, retry_after)
             else:
-                await self._answer(scope, receive, send_with_id)
+                await self._answer(scope, receive, send_with_id, b"origin" in headers)
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("path_template") or _route_template(scope)
@@ -97,10 +97,11 @@ class EdgeMiddleware:
                     request_id, scope["method"], scope["path"], route, status, elapsed, user_id
                 )
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app's answer, or a catalog answer kept from it (see replay.py)."""
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, cross_origin: bool) -> None:
+        """The app's answer, or a catalog answer kept from it (see replay.py). A request with
+        an ``Origin`` gets CORS headers made for that origin: never kept, never replayed."""
         replay = self._replay
-        key = replay.key(scope) if replay is not None else None
+        key = replay.key(scope) if replay is not None and not cross_origin else None
         if replay is None or key is None:
             await self.app(scope, receive, send)
             return

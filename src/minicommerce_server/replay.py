@@ -18,8 +18,9 @@ not repeated: a request that was refused never offered anything.
 
 Only what a route offers is kept, so this needs no list of routes, and the answer cannot
 depend on anything but the path and query string: the catalog routes are public and do
-not vary by header. The edge still gives every replayed request its id, its rate limit,
-its metrics and its log line.
+not vary by header, but for ``Origin`` (CORS headers name the caller's origin), so the edge
+neither keeps nor replays a request that has one. The edge still gives every replayed
+request its id, its rate limit, its metrics and its log line.
 """
 
 from __future__ import annotations

@@ -206,3 +206,22 @@ def test_without_a_cache_nothing_is_kept(database_url: str, media_dir: Path) -> 
             for _ in range(3):
                 assert client.get(LIST).status_code == 200
         assert len(replay_of(app)) == 0
+
+
+def test_cross_origin_requests_are_neither_kept_nor_replayed(shop: Shop) -> None:
+    shop.catalog.create(NewProduct(name="Tea", price=Decimal("3.10"), stock_quantity=4))
+    origins = "https://a.example,https://b.example"
+    app = create_app(make_settings(cors_origins=origins), shop=shop, configure_logs=False)
+    replay = replay_of(app)
+    with TestClient(app) as client:
+        for _ in range(3):
+            client.get(LIST, headers={"Origin": "https://a.example"})
+        assert len(replay) == 0
+        for _ in range(3):
+            plain = client.get(LIST)
+        assert replay.replayed == 2  # the cache was filled: kept once, then replayed
+        assert "access-control-allow-origin" not in plain.headers
+        other = client.get(LIST, headers={"Origin": "https://b.example"})
+        assert replay.replayed == 2
+        assert other.headers["access-control-allow-origin"] == "https://b.example"
+        assert other.content == plain.content
