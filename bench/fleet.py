@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -153,12 +155,14 @@ def main() -> None:
         requests = result["orders_per_s"] * args.duration
         server_ms = 1000 * (base.cpu_seconds(pids) - cpu) / requests
         pg_ms = 1000 * (base.cpu_seconds(pg_pids | base.postgres()) - pg_cpu) / requests
+        before = [route_latencies(p) for p in backs]
         paced = (
             mixed(front, {**scenario, "BENCH_PACE_RPS": str(args.pace)}, args.duration,
                   args.connections)
             if args.pace
             else None
         )  # fmt: skip
+        slow = slow_routes(before, [route_latencies(p) for p in backs])
     finally:
         base.stop(proxy)
         for server in servers:
@@ -206,9 +210,51 @@ def main() -> None:
         print(f"  paced at {args.pace:,}/s: {prps:8,.0f} requests/s  "
               f"p50 {paced['p50_ms']:6.1f} ms  p99 {pp99:6.1f} ms  "
               f"errors {paced['errors']:.0f} {paced['statuses'] or ''}")  # fmt: skip
+        print("  answers over 100 ms by route during the paced run, as the instances timed them:")
+        for route, (over, total) in sorted(slow.items(), key=lambda kv: -kv[1][0]):
+            print(f"    {route:45} {over:6,} of {total:7,} ({100 * over / max(total, 1):.1f} %)")
         held = prps >= 0.99 * TARGET_RPS and pp99 < TARGET_P99_MS and paced["errors"] == 0
         print(f"  held at the target rate (>= 99 % of {TARGET_RPS:,}/s achieved), p99 < "
               f"{TARGET_P99_MS} ms, no errors: {'MET' if held else 'NOT MET'}")  # fmt: skip
+
+
+_SAMPLE = re.compile(
+    r"minicommerce_http_request_duration_seconds_(bucket|count)"
+    r'\{method="(\w+)",route="([^"]+)"(?:,le="([^"]+)")?\} (\S+)'
+)
+
+
+def route_latencies(port: int) -> dict[str, tuple[float, float]]:
+    """Per ``METHOD route``: answers within 100 ms and all answers, from the instance's
+    ``/metrics`` (cumulative since it started)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    counts: dict[str, list[float]] = {}
+    for line in text.decode().splitlines():
+        found = _SAMPLE.match(line)
+        if found is None:
+            continue
+        kind, method, route, le, value = found.groups()
+        entry = counts.setdefault(f"{method} {route}", [0.0, 0.0])
+        if kind == "count":
+            entry[1] = float(value)
+        elif le == "0.1":
+            entry[0] = float(value)
+    return {route: (within, total) for route, (within, total) in counts.items()}
+
+
+def slow_routes(
+    before: list[dict[str, tuple[float, float]]], after: list[dict[str, tuple[float, float]]]
+) -> dict[str, tuple[int, int]]:
+    """Per route, summed over the instances: answers over 100 ms, and all, between the two."""
+    slow: dict[str, tuple[int, int]] = {}
+    for old, new in zip(before, after, strict=True):
+        for route, (within, total) in new.items():
+            old_within, old_total = old.get(route, (0.0, 0.0))
+            answers = int(total - old_total)
+            over = answers - int(within - old_within)
+            prev = slow.get(route, (0, 0))
+            slow[route] = (prev[0] + over, prev[1] + answers)
+    return {route: counts for route, counts in slow.items() if counts[1]}
 
 
 def mixed(port: int, env: dict[str, str], duration: int, connections: int) -> dict[str, Any]:
