@@ -14,6 +14,7 @@ from litestar.routes import HTTPRoute
 
 import minicommerce
 from minicommerce import Shop
+from minicommerce.catalog.cache import NoCatalogCache
 from minicommerce_server.bodies import json_body_check
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
@@ -124,7 +125,8 @@ def create_app(
         await check_json_body(request)
         return None
 
-    replay = CatalogReplay(shop.catalog)
+    # Without a catalog cache there is nothing to replay: no recording either.
+    replay = None if isinstance(shop.catalog_cache, NoCatalogCache) else CatalogReplay(shop.catalog)
     # Product images may come from a CDN (MINICOMMERCE_MEDIA_URL): the pages allow its origin.
     csp = content_security_policy(settings.media_url)
     storefront = static_site("/", STATIC_DIR / "storefront", csp=csp)
