@@ -36,6 +36,14 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PRIMARY_PORT, REPLICA_PORT, PGBOUNCER_PORT = 5440, 5441, 6440
 FAST_ARGON2 = Argon2Parameters(time_cost=1, memory_cost=1024, parallelism=1)
 SECRET = "test-secret-" + "x" * 40
+ADDRESS: dict[str, str] = {
+    "full_name": "Ada Lovelace",
+    "line1": "12 St James's Square",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+}
+"""A shipping address every order test may send (as JSON, or to ``PlaceOrder``)."""
 
 
 def _answers(url: str, default_port: int) -> bool:

@@ -13,23 +13,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from minicommerce import NewProduct, Shop
-from tests.conftest import PRIMARY_PORT, SECRET, _truncate_postgres
+from tests.conftest import ADDRESS, PRIMARY_PORT, SECRET, _truncate_postgres
 from tests.pgservers import ReplicatedCluster, replay_paused
 
 PRIMARY = f"postgresql://postgres@127.0.0.1:{PRIMARY_PORT}/shop"
 API = "/api/v1"
-ADDRESS: dict[str, Any] = {
-    "full_name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 
 
 @contextmanager

@@ -22,8 +22,9 @@ import asyncio
 import socket
 import ssl
 from collections import deque
-from typing import cast
-from urllib.parse import parse_qs, unquote, urlsplit
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
 
 Reply = int | str
 Arg = str | bytes | int
@@ -213,47 +214,34 @@ class PipelinedRedis:
         self._drop(ConnectionError("closed"))
 
 
+@dataclass(frozen=True, slots=True)
 class _Target:
-    """Where Redis is, from a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+    """Where Redis is, read from its URL as redis-py reads it (the catalog cache and the
+    readiness check connect with redis-py: one reading of the same setting)."""
 
-    def __init__(
-        self,
-        *,
-        host: str = "localhost",
-        port: int = 6379,
-        path: str | None = None,
-        db: int = 0,
-        username: str | None = None,
-        password: str | None = None,
-        tls: bool = False,
-    ) -> None:
-        self.host, self.port, self.path, self.db = host, port, path, db
-        self.username, self.password, self.tls = username, password, tls
+    host: str = "localhost"
+    port: int = 6379
+    path: str | None = None  # a Unix socket
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
 
     @classmethod
     def parse(cls, url: str) -> _Target:
-        parts = urlsplit(url)
-        query = parse_qs(parts.query)
-        username = unquote(parts.username) if parts.username else None
-        password = unquote(parts.password) if parts.password is not None else None
-        if "password" in query:
-            password = query["password"][0]
-        db_text = query.get("db", [""])[0]
-        if parts.scheme == "unix":
-            return cls(
-                path=unquote(parts.path),
-                db=int(db_text or 0),
-                username=username,
-                password=password,
-            )
-        if parts.scheme not in ("redis", "rediss"):
-            raise ValueError(f"not a Redis URL: {parts.scheme}://")
-        path_db = parts.path.strip("/")
+        from redis.connection import SSLConnection, parse_url
+
+        parse: Callable[[str], dict[str, Any]] = parse_url  # redis-py leaves it untyped
+        try:
+            found = parse(url)
+        except ValueError as exc:
+            raise ValueError(f"not a Redis URL: {exc}") from None
         return cls(
-            host=parts.hostname or "localhost",
-            port=parts.port or 6379,
-            db=int(path_db or db_text or 0),
-            username=username,
-            password=password,
-            tls=parts.scheme == "rediss",
+            host=found.get("host") or "localhost",
+            port=int(found.get("port") or 6379),
+            path=found.get("path"),
+            db=int(found.get("db") or 0),
+            username=found.get("username"),
+            password=found.get("password"),
+            tls=found.get("connection_class") is SSLConnection,
         )

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minicommerce import (
-    DirectoryMediaStorage,
     ImageChanges,
     NewProduct,
     ProductChanges,
@@ -26,11 +25,11 @@ from minicommerce import (
     Registration,
     Shop,
 )
-from minicommerce.catalog.cache import CatalogCache, MemoryCatalogCache
+from minicommerce.catalog.cache import MemoryCatalogCache
 from minicommerce.catalog.redis_cache import RedisCatalogCache
 from minicommerce.errors import InsufficientStock, InvalidTransition, NotFound
 from minicommerce.orders.models import OrderLineInput, PlaceOrder, ShippingAddress
-from tests.conftest import FAST_ARGON2, SECRET
+from tests.cached_shops import open_shop, wait_in_sync
 from tests.images import photo
 from tests.proxy import Proxy
 
@@ -45,24 +44,6 @@ QUERIES = (
     ProductQuery(q="tea"),
     ProductQuery(min_price=Decimal("2.00")),
 )
-
-
-def open_shop(url: str, media: Path, cache: CatalogCache | None = None) -> Shop:
-    return Shop.open(
-        url,
-        secret_key=SECRET,
-        argon2=FAST_ARGON2,
-        migrate=False,
-        media=DirectoryMediaStorage(media),
-        catalog_cache=cache,
-    )
-
-
-def wait_in_sync(*caches: RedisCatalogCache) -> None:
-    deadline = time.monotonic() + 10
-    while not all(c.in_sync for c in caches):
-        assert time.monotonic() < deadline, "the subscriber never got its lease"
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -33,15 +33,7 @@ from minicommerce.orders.models import MAX_ORDER_TOTAL, OrderStatus, PlaceOrder
 from minicommerce.orders.service import OrderService
 from minicommerce.storage.tables import idempotency_keys
 from minicommerce.storage.unit_of_work import SqlUnitOfWorkFactory
-from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
-
-ADDRESS: dict[str, Any] = {
-    "full_name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
+from tests.conftest import ADDRESS, FAST_ARGON2, SECRET, _truncate_postgres
 
 
 def user(shop: Shop) -> int:

@@ -21,20 +21,19 @@ from minicommerce.orders.models import PlaceOrder
 from minicommerce.storage.engine import open_database
 from minicommerce.storage.positions import LocalPositions, RedisPositions
 from minicommerce.storage.replicas import UNREACHABLE, ReplicaSet
-from tests.conftest import FAST_ARGON2, PRIMARY_PORT, REPLICA_PORT, SECRET, _truncate_postgres
+from tests.conftest import (
+    ADDRESS,
+    FAST_ARGON2,
+    PRIMARY_PORT,
+    REPLICA_PORT,
+    SECRET,
+    _truncate_postgres,
+)
 from tests.images import photo
 from tests.pgservers import PgBouncer, ReplicatedCluster, caught_up, replay_paused
 from tests.proxy import Proxy
 
 PRIMARY = f"postgresql://postgres@127.0.0.1:{PRIMARY_PORT}/shop"
-
-ADDRESS: dict[str, Any] = {
-    "full_name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from minicommerce.storage.engine import open_database
 from minicommerce.storage.tables import users
 from minicommerce_server.app import create_app
 from minicommerce_server.bodies import expects_json_body
+from tests.conftest import ADDRESS
 from tests.server.conftest import Account, Client, make_settings
 from tests.server.helpers import (
     API,
@@ -33,13 +34,6 @@ from tests.server.helpers import (
 )
 
 PASSWORD = "a long enough password"
-ADDRESS: dict[str, Any] = {
-    "full_name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 NESTED = b"[" * 200_000
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -11,11 +10,11 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from minicommerce import DirectoryMediaStorage, NewProduct, Shop
+from minicommerce import NewProduct
 from minicommerce.catalog.cache import CatalogCache, MemoryCatalogCache
 from minicommerce.catalog.redis_cache import RedisCatalogCache
 from minicommerce_server.app import create_app
-from tests.conftest import FAST_ARGON2, SECRET
+from tests.cached_shops import open_shop, redis_cache
 from tests.images import photo, transparent_png
 from tests.server.conftest import make_settings
 
@@ -28,27 +27,12 @@ PATHS = (
 )
 
 
-def open_shop(url: str, media: Path, cache: CatalogCache | None = None) -> Shop:
-    return Shop.open(
-        url,
-        secret_key=SECRET,
-        argon2=FAST_ARGON2,
-        migrate=False,
-        media=DirectoryMediaStorage(media),
-        catalog_cache=cache,
-    )
-
-
 @pytest.fixture(params=["memory", "redis"])
 def cache(request: pytest.FixtureRequest) -> Iterator[CatalogCache]:
     if request.param == "memory":
         yield MemoryCatalogCache(300)
         return
-    made = RedisCatalogCache(request.getfixturevalue("redis_url"))
-    deadline = time.monotonic() + 10
-    while not made.in_sync and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield made
+    yield redis_cache(request.getfixturevalue("redis_url"))
 
 
 def test_a_cached_response_is_byte_identical_to_an_uncached_one(

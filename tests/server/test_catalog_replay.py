@@ -4,7 +4,6 @@ never a stale one after a write, and still limited, counted and given an id."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,36 +14,20 @@ from litestar.testing import TestClient
 
 from minicommerce import NewProduct, ProductChanges, Registration, Shop
 from minicommerce.catalog.cache import MemoryCatalogCache
-from minicommerce.catalog.redis_cache import RedisCatalogCache
 from minicommerce.orders.models import PlaceOrder
 from minicommerce_server.app import create_app
 from minicommerce_server.replay import CatalogReplay
+from tests.cached_shops import open_shop, redis_cache
+from tests.conftest import ADDRESS
 from tests.server.conftest import make_settings
-from tests.server.test_catalog_cache_routes import open_shop
 
 LIST = "/api/v1/products?limit=2&sort=price_asc"
-ADDRESS = {
-    "full_name": "Ada Lovelace",
-    "line1": "1 Analytical Row",
-    "city": "London",
-    "postal_code": "N1 1AA",
-    "country": "GB",
-}
 
 
 def replay_of(app: Litestar) -> CatalogReplay:
     replay = app.state["replay"]
     assert isinstance(replay, CatalogReplay)
     return replay
-
-
-def redis_cache(url: str) -> RedisCatalogCache:
-    made = RedisCatalogCache(url)
-    deadline = time.monotonic() + 10
-    while not made.in_sync and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert made.in_sync
-    return made
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from minicommerce import LineQuantity, ProductChanges, Shop
+from tests.conftest import ADDRESS
 from tests.server.conftest import Account, Client
 from tests.server.helpers import (
     API,
@@ -19,13 +20,6 @@ from tests.server.helpers import (
 
 ORDERS = f"{API}/orders"
 ADMIN = f"{API}/admin/orders"
-ADDRESS: dict[str, Any] = {
-    "full_name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 ORDER_FIELDS = {
     "id", "status", "items", "total_amount", "currency", "shipping_address", "created_at",
     "updated_at",

@@ -5,24 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from minicommerce import Registration, Shop
 from minicommerce_server.app import create_app
-from tests.conftest import FAST_ARGON2, POSTGRES_URL, SECRET, _truncate_postgres
+from tests.conftest import ADDRESS, FAST_ARGON2, POSTGRES_URL, SECRET, _truncate_postgres
 from tests.server.conftest import Client, make_settings
 from tests.server.helpers import API
-
-ADDRESS: dict[str, Any] = {
-    "full_name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 
 
 @pytest.fixture

@@ -5,26 +5,18 @@ their next read, and anonymous catalog reads run on the replica."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from minicommerce import Registration, Shop
 from minicommerce_server.app import create_app
-from tests.conftest import FAST_ARGON2, PRIMARY_PORT, SECRET, _truncate_postgres
+from tests.conftest import ADDRESS, FAST_ARGON2, PRIMARY_PORT, SECRET, _truncate_postgres
 from tests.pgservers import ReplicatedCluster, caught_up, replay_paused
 from tests.server.conftest import Client, make_settings
 from tests.server.helpers import API
 
 PRIMARY = f"postgresql://postgres@127.0.0.1:{PRIMARY_PORT}/shop"
-ADDRESS: dict[str, Any] = {
-    "full_name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 
 
 @pytest.fixture

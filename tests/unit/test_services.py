@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -27,16 +26,9 @@ from minicommerce import (
 from minicommerce.carts.models import MAX_CART_LINES
 from minicommerce.errors import EmptyCartError, IdempotencyKeyReused, ValidationError
 from minicommerce.orders.models import OrderStatus, PlaceOrder
-from tests.conftest import FAST_ARGON2, SECRET
+from tests.conftest import ADDRESS, FAST_ARGON2, SECRET
 from tests.unit.fakes import MemoryStore
 
-ADDRESS: dict[str, Any] = {
-    "full_name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 START = datetime.now(UTC)  # access tokens are checked against the real time (tokens.py)
 
 

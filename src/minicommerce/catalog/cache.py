@@ -39,10 +39,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from minicommerce.catalog.models import Product, ProductQuery
 from minicommerce.pagination import Page
+
+T = TypeVar("T")
 
 DEFAULT_TTL = 300
 """Seconds an entry lives at most (``MINICOMMERCE_CATALOG_CACHE_TTL``)."""
@@ -468,26 +470,20 @@ class MemoryCatalogCache:
         self._counters = _Counters()
 
     def peek_product(self, product_id: int) -> Product | None:
-        found = self.local.product(product_id)
-        if found is None:
-            return None
-        self._counters.add("memory_hits")
-        return copy_product(found)
+        found = self._hit(self.local.product(product_id), count=True)
+        return None if found is None else copy_product(found)
 
     def peek_page(self, query: ProductQuery) -> Page[Product] | None:
-        found = self.local.page(query)
-        if found is not None:
-            self._counters.add("memory_hits")
-        return found
+        return self._hit(self.local.page(query), count=True)
 
     def fingerprint_product(self, product_id: int, *, served: bool) -> Fingerprint | None:
-        return self._served(self.local.product_fingerprint(product_id), served)
+        return self._hit(self.local.product_fingerprint(product_id), count=served)
 
     def fingerprint_page(self, query: ProductQuery, *, served: bool) -> Fingerprint | None:
-        return self._served(self.local.page_fingerprint(query), served)
+        return self._hit(self.local.page_fingerprint(query), count=served)
 
-    def _served(self, found: Fingerprint | None, served: bool) -> Fingerprint | None:
-        if found is not None and served:
+    def _hit(self, found: T | None, *, count: bool) -> T | None:
+        if found is not None and count:
             self._counters.add("memory_hits")
         return found
 

@@ -47,7 +47,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from minicommerce.catalog.cache import (
     DEFAULT_TTL,
@@ -72,6 +72,8 @@ from minicommerce.pagination import Page
 
 if TYPE_CHECKING:
     import redis
+
+T = TypeVar("T")
 
 log = logging.getLogger("minicommerce.catalog.cache")
 
@@ -299,32 +301,25 @@ class RedisCatalogCache:
         return time.monotonic() < self._lease_until and self._pending is None
 
     def peek_product(self, product_id: int) -> Product | None:
-        if self._local_valid():
-            found = self.local.product(product_id)
-            if found is not None and self._local_valid():
-                self._counters.add("memory_hits")
-                return copy_product(found)
-        return None
+        found = self._trusted(lambda: self.local.product(product_id), count=True)
+        return None if found is None else copy_product(found)
 
     def peek_page(self, query: ProductQuery) -> Page[Product] | None:
-        if self._local_valid():
-            found = self.local.page(query)
-            if found is not None and self._local_valid():
-                self._counters.add("memory_hits")
-                return found
-        return None
+        return self._trusted(lambda: self.local.page(query), count=True)
 
     def fingerprint_product(self, product_id: int, *, served: bool) -> Fingerprint | None:
-        return self._trusted(lambda: self.local.product_fingerprint(product_id), served)
+        return self._trusted(lambda: self.local.product_fingerprint(product_id), count=served)
 
     def fingerprint_page(self, query: ProductQuery, *, served: bool) -> Fingerprint | None:
-        return self._trusted(lambda: self.local.page_fingerprint(query), served)
+        return self._trusted(lambda: self.local.page_fingerprint(query), count=served)
 
-    def _trusted(self, look: Callable[[], Fingerprint | None], served: bool) -> Fingerprint | None:
+    def _trusted(self, look: Callable[[], T | None], *, count: bool) -> T | None:
+        """What the in-process layer answers, if it may be served before and after the
+        look (``count``: as a memory hit)."""
         if self._local_valid():
             found = look()
             if found is not None and self._local_valid():
-                if served:
+                if count:
                     self._counters.add("memory_hits")
                 return found
         return None

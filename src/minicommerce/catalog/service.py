@@ -107,12 +107,7 @@ class CatalogService:
     def cached_list(self, query: ProductQuery) -> Page[Product] | None:
         """:meth:`list` if this process's cache may serve it now, with no I/O and no wait;
         ``None``: call :meth:`list` (which also refuses a bad cursor)."""
-        if query.cursor:
-            try:
-                self._decode(query.cursor, query.sort)
-            except ValidationError:
-                return None
-        return self.cache.peek_page(query)
+        return self.cache.peek_page(query) if self._cursor_valid(query) else None
 
     def cached_fingerprint(self, product_id: int, *, served: bool = False) -> Fingerprint | None:
         """What :meth:`cached` would answer from, by identity (no copy, no I/O): equal to
@@ -127,12 +122,18 @@ class CatalogService:
         self, query: ProductQuery, *, served: bool = False
     ) -> Fingerprint | None:
         """What :meth:`cached_list` would answer from (see :meth:`cached_fingerprint`)."""
+        if not self._cursor_valid(query):
+            return None
+        return self.cache.fingerprint_page(query, served=served)
+
+    def _cursor_valid(self, query: ProductQuery) -> bool:
+        """No cursor, or one of this list and sort (a cached answer never says why not)."""
         if query.cursor:
             try:
                 self._decode(query.cursor, query.sort)
             except ValidationError:
-                return None
-        return self.cache.fingerprint_page(query, served=served)
+                return False
+        return True
 
     def _caching(self) -> bool:
         return not isinstance(self.cache, NoCatalogCache)
