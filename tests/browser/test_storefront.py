@@ -485,6 +485,24 @@ def test_api_errors_become_human_messages(
     assert "rate_limited" not in alert.inner_text()
 
 
+def test_a_background_redraw_keeps_focus_and_what_was_typed(page: Page) -> None:
+    page.goto("/")
+    expect(page.locator(".card").first).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    search = page.get_by_label("Search products")
+    search.focus()
+    page.keyboard.type("soc")
+    page.locator(".card").first.evaluate("el => { el.dataset.old = 'yes'; }")
+    # What the service worker posts when a catalog answer it served from its cache changed.
+    page.evaluate(
+        """() => navigator.serviceWorker.dispatchEvent(
+            new MessageEvent("message", { data: { type: "catalog-updated" } }))"""
+    )
+    expect(page.locator(".card[data-old]")).to_have_count(0)  # the page was drawn again
+    expect(search).to_be_focused()
+    expect(search).to_have_value("soc")
+
+
 @DESKTOP_ONLY
 def test_keyboard_only_search_with_visible_focus(page: Page) -> None:
     page.goto("/")

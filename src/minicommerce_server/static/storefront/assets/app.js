@@ -127,6 +127,25 @@ if ("serviceWorker" in navigator) {
   navigator.serviceWorker.addEventListener("message", (event) => {
     if (event.data?.type !== "catalog-updated" || document.querySelector(".grid > li:nth-child(13)")) return;
     clearTimeout(refresh);
-    refresh = setTimeout(() => route(false), 100);
+    refresh = setTimeout(redrawKeepingFocus, 100);
   });
+}
+
+/** A redraw the customer did not ask for keeps their place: the control they were on (found
+ * again by its id, with what they had typed), or at least the main content, never the top
+ * of the page, where a keyboard or screen-reader user would have to start over. */
+async function redrawKeepingFocus() {
+  const before = document.activeElement;
+  const id = before && before !== document.body ? before.id : "";
+  const typed = before instanceof HTMLInputElement ? before.value : null;
+  const inMain = !!before && document.getElementById("main").contains(before);
+  await route(false);
+  if (!before || document.contains(before)) return; // not redrawn: focus is where it was
+  const again = id ? document.getElementById(id) : null;
+  if (again) {
+    if (typed !== null && again instanceof HTMLInputElement) again.value = typed;
+    again.focus({ preventScroll: true });
+  } else if (inMain) {
+    document.getElementById("main").focus({ preventScroll: true });
+  }
 }
