@@ -148,6 +148,7 @@ def main() -> None:
         scenario = {"BENCH_TOKENS": str(tokens), "BENCH_ID_MIN": str(ids[0]),
                     "BENCH_ID_MAX": str(ids[1])}  # fmt: skip
         mixed(front, scenario, 5, args.connections)  # warm-up
+        base.analyze(base.URL)
         pids = set().union(*(base.tree(s.pid) for s in servers), base.tree(proxy.pid))
         pg_pids = base.postgres()
         cpu, pg_cpu = base.cpu_seconds(pids), base.cpu_seconds(pg_pids)

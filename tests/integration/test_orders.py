@@ -749,3 +749,29 @@ def test_live_rows_are_the_newest_live_products(shop: Shop) -> None:
         (mugs[3].id, "Mug 4", "4.50", 4),
         (mugs[1].id, "Mug 2", "2.50", 2),
     ]
+
+
+def test_placement_runs_its_generic_plan_on_the_writer(postgres_database_url: str) -> None:
+    """PostgreSQL's default (``auto``) planned placement's statement afresh at every order;
+    the writer forces the generic plan (storage/engine.py), the reader keeps ``auto``."""
+    _truncate_postgres(postgres_database_url)
+    with Shop.open(
+        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False, pool_size=1
+    ) as shop:
+        uid = user(shop)
+        mug = product(shop, stock=100)
+        for _ in range(12):  # psycopg prepares a statement on its fifth run
+            shop.orders.place(uid, request((mug.id, 1)))
+        with shop.database.writer.connect() as conn:
+            mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
+            plans = conn.exec_driver_sql(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%%INSERT INTO orders%%'"
+            ).one()
+        with shop.database.reader.connect() as conn:
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "auto"
+        assert stock(shop, mug.id) == 88
+    assert mode == "force_generic_plan"
+    generic, custom = plans
+    assert custom == 0
+    assert generic >= 5
