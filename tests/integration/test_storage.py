@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from minicommerce import NewProduct, PreconditionFailed, ProductChanges, Registration, Shop
-from minicommerce.storage.engine import normalise_url, open_database
+from minicommerce.storage.engine import check_session, normalise_url, open_database
 from minicommerce.storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from minicommerce.storage.tables import metadata, sessions
 from tests.conftest import FAST_ARGON2, SECRET, new_postgres_database
@@ -372,3 +373,28 @@ def test_a_key_kept_before_0006_replays_the_order_as_it_is(shop: Shop) -> None:
     shop.orders.cancel(uid, order.id)
     again, created = shop.orders.place(uid, wanted, "old")
     assert (again.id, again.status.value, created) == (order.id, "cancelled", False)
+
+
+def test_start_warns_when_autovacuum_is_off(
+    postgres_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stale statistics make cached plans scan growing tables whole: an operator is told.
+    (The test server's own setting decides which way this runs; CI's has autovacuum off.)"""
+    database = open_database(postgres_database_url)
+    try:
+        with database.reader.connect() as conn:
+            off = conn.exec_driver_sql("SHOW autovacuum").scalar_one() != "on"
+        with caplog.at_level(logging.WARNING, logger="minicommerce.storage"):
+            check_session(database)
+    finally:
+        database.dispose()
+    warned = [r for r in caplog.records if "autovacuum is off" in r.getMessage()]
+    assert len(warned) == (1 if off else 0)
+
+
+def test_sqlite_has_no_server_settings_to_check(sqlite_url: str) -> None:
+    database = open_database(sqlite_url)
+    try:
+        check_session(database)  # no query, no warning, no error
+    finally:
+        database.dispose()

@@ -274,15 +274,28 @@ UTC_NAMES = frozenset({"utc", "etc/utc", "universal", "etc/universal", "zulu", "
 
 
 def check_session(database: Database) -> None:
-    """Behind PgBouncer, the session settings that a direct connection sends at start-up
+    """PostgreSQL's settings that the shop depends on, checked at start (one query).
+
+    Behind PgBouncer, the session settings that a direct connection sends at start-up
     must come from the role or database: refuse a time zone other than UTC (timestamps
-    and the statistics' days depend on it), and warn when there is no statement timeout."""
-    if not database.pgbouncer:
+    and the statistics' days depend on it), and warn when there is no statement timeout.
+    On any PostgreSQL, warn when autovacuum is off: planner statistics then stay as they
+    were, and plans made while a table was small (the foreign-key checks of every order
+    among them) keep scanning it whole as it grows."""
+    if database.backend != "postgresql":
         return
     with database.reader.connect() as conn:
-        zone, timeout = conn.exec_driver_sql(
-            "SELECT current_setting('TimeZone'), current_setting('statement_timeout')"
+        zone, timeout, autovacuum = conn.exec_driver_sql(
+            "SELECT current_setting('TimeZone'), current_setting('statement_timeout'),"
+            " current_setting('autovacuum')"
         ).one()
+    if str(autovacuum) != "on":
+        log.warning(
+            "autovacuum is off on this PostgreSQL server: run ANALYZE regularly (or turn it "
+            "on), or queries slow down as tables grow, see docs/deploy-database.md"
+        )
+    if not database.pgbouncer:
+        return
     if str(zone).lower() not in UTC_NAMES:
         raise ConfigurationError(
             f"Behind PgBouncer the database session must run in UTC, not {zone!r}: run "
