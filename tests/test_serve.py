@@ -76,3 +76,30 @@ def test_serve_needs_no_configuration(tmp_path: Path, server: str) -> None:
     assert (tmp_path / "minicommerce.db").exists()
     assert (tmp_path / "minicommerce.db.secret").exists()
     assert "MINICOMMERCE_SECRET_KEY" in output  # the warning about the generated secret
+
+
+def test_a_serving_worker_freezes_its_start_up_heap(tmp_path: Path) -> None:
+    """``asgi.create`` (what every worker of ``serve`` runs) sets the collector for serving;
+    ``create_app`` (what tests and embedders call) leaves it alone."""
+    from minicommerce import Shop
+
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    Shop.open(url, secret_key="s" * 64).close()  # migrated
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINICOMMERCE_")}
+    env |= {"MINICOMMERCE_DATABASE_URL": url, "MINICOMMERCE_SECRET_KEY": "s" * 64}
+    script = (
+        "import gc, json\n"
+        "from minicommerce_server.app import create_app\n"
+        "from minicommerce_server.asgi import create\n"
+        "create_app()\n"
+        "plain = [gc.get_threshold(), gc.get_freeze_count()]\n"
+        "create()\n"
+        "print(json.dumps([plain, [gc.get_threshold(), gc.get_freeze_count()]]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    plain, serving = json.loads(out.strip().splitlines()[-1])
+    assert plain == [[700, 10, 10], 0]
+    assert serving[0] == [20_000, 50, 100]
+    assert serving[1] > 10_000  # start-up's objects, frozen
