@@ -200,7 +200,7 @@ def _generic_plans(common: dict[str, Any], pgbouncer: bool) -> dict[str, Any]:
     (``auto``) plans a prepared statement afresh at each call while its generic plan looks
     dearer than the custom ones, and for order placement's statement it always does: a
     JSON recordset is estimated at 100 rows and an array parameter at 10 elements, so the
-    generic plan never wins, and planning that statement again cost 0.34 ms of PostgreSQL
+    generic plan never wins, and planning that statement again cost about 0.3 ms of PostgreSQL
     CPU per order, half of all it spent on one (docs/benchmarks.md). Its generic plan is
     the same index scans by primary key. Reads (the reader and the replicas, where a
     filter's selectivity varies with its value) keep ``auto``. Behind PgBouncer nothing is
