@@ -1,26 +1,15 @@
 """Shops with a catalog cache, as the catalog-cache tests open them (SQLite or PostgreSQL,
-images in a directory), and Redis caches whose subscriber holds its lease."""
+images in a directory: ``conftest.open_shop``), and Redis caches whose subscriber holds
+its lease."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from minicommerce import DirectoryMediaStorage, Shop
-from minicommerce.catalog.cache import CatalogCache
 from minicommerce.catalog.redis_cache import RedisCatalogCache
-from tests.conftest import FAST_ARGON2, SECRET
+from tests.conftest import open_shop
 
-
-def open_shop(url: str, media: Path, cache: CatalogCache | None = None) -> Shop:
-    return Shop.open(
-        url,
-        secret_key=SECRET,
-        argon2=FAST_ARGON2,
-        migrate=False,
-        media=DirectoryMediaStorage(media),
-        catalog_cache=cache,
-    )
+__all__ = ["open_shop", "redis_cache", "wait_in_sync"]
 
 
 def wait_in_sync(*caches: RedisCatalogCache) -> None:

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from minicommerce import Argon2Parameters, DirectoryMediaStorage, Shop
+from minicommerce.catalog.cache import CatalogCache
 from minicommerce.storage.engine import open_database
 from minicommerce.storage.migrate import upgrade
 from minicommerce.storage.tables import metadata
@@ -144,16 +145,23 @@ def media_dir(tmp_path: Path) -> Path:
     return tmp_path / "media-files"
 
 
-@pytest.fixture
-def media_shop(database_url: str, media_dir: Path) -> Iterator[Shop]:
-    """A shop on each backend that stores product images in ``media_dir``."""
-    with Shop.open(
-        database_url,
+def open_shop(url: str, media: Path, cache: CatalogCache | None = None) -> Shop:
+    """A shop on a migrated database that stores product images in ``media``, with the
+    catalog ``cache`` (or the one its settings give)."""
+    return Shop.open(
+        url,
         secret_key=SECRET,
         argon2=FAST_ARGON2,
         migrate=False,
-        media=DirectoryMediaStorage(media_dir),
-    ) as shop:
+        media=DirectoryMediaStorage(media),
+        catalog_cache=cache,
+    )
+
+
+@pytest.fixture
+def media_shop(database_url: str, media_dir: Path) -> Iterator[Shop]:
+    """A shop on each backend that stores product images in ``media_dir``."""
+    with open_shop(database_url, media_dir) as shop:
         yield shop
 
 
