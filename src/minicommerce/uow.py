@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 
 
 class UnitOfWork(Protocol):
-    """A transaction. Leaving the ``with`` block without :meth:`commit` rolls it back."""
+    """A transaction. Leaving the ``with`` block without :meth:`commit` rolls it back.
+
+    Where it differs, on PostgreSQL: a statement sent while nothing else has been commits
+    by itself (``storage/autocommit.py``), to save ``BEGIN`` and ``COMMIT`` their round
+    trips. That is exact for a read, and the repositories whose writes go so say it
+    (placement's ``add``, a cart's ``put`` and ``take_out``): each is the whole write of
+    its unit of work, in one statement."""
 
     @property
     def products(self) -> ProductRepository: ...

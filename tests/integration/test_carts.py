@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +24,8 @@ from minicommerce import (
     Shop,
     ValidationError,
 )
+from minicommerce.carts.models import MAX_CART_LINES
+from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
 
 
 def user(shop: Shop, email: str = "cart@example.com") -> int:
@@ -162,3 +167,70 @@ def test_the_same_line_added_at_once_is_one_line_and_no_error(shop: Shop) -> Non
         lines = [line for line in shop.carts.view(uid).items if line.product_id == item.id]
         assert len(lines) == 1
         assert 1 <= lines[0].quantity <= 6
+
+
+def test_a_full_cart_takes_no_new_product(shop: Shop) -> None:
+    """The bound holds on every backend: a new line in a full cart is refused and nothing
+    is written, while the lines already there can still change."""
+    uid = user(shop)
+    items = [product(shop, "1.00", name=f"P{n}") for n in range(MAX_CART_LINES + 1)]
+    for item in items[:MAX_CART_LINES]:
+        shop.carts.set_quantity(uid, item.id, LineQuantity(quantity=1))
+    with pytest.raises(ValidationError) as info:
+        shop.carts.set_quantity(uid, items[-1].id, LineQuantity(quantity=1))
+    assert info.value.errors[0].field == "product_id"
+    cart = shop.carts.view(uid)
+    assert [line.product_id for line in cart.items] == [item.id for item in items[:-1]]
+    cart = shop.carts.set_quantity(uid, items[0].id, LineQuantity(quantity=5))
+    assert (len(cart.items), cart.items[0].quantity) == (MAX_CART_LINES, 5)
+    # A removed product's line no longer counts: room for the new one.
+    shop.catalog.delete(items[1].id)
+    cart = shop.carts.set_quantity(uid, items[-1].id, LineQuantity(quantity=2))
+    assert (len(cart.items), cart.items[-1].product_id) == (MAX_CART_LINES, items[-1].id)
+
+
+def round_trips(shop: Shop, action: Callable[[], object]) -> list[str]:
+    """The messages ``action`` sent on the writer's one pooled connection (libpq's trace),
+    one string per round trip: what it sent before each ``Sync`` or simple ``Query``."""
+    with shop.database.writer.connect() as conn:
+        raw = conn.connection.dbapi_connection
+    assert raw is not None
+    from psycopg import pq
+
+    with tempfile.NamedTemporaryFile() as trace:
+        raw.pgconn.trace(trace.fileno())
+        raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            action()
+        finally:
+            raw.pgconn.untrace()
+        text = Path(trace.name).read_text()
+    trips, sent = [], []
+    for line in text.splitlines():
+        if line.startswith("F\t"):
+            sent.append(line.split("\t")[2])
+            if line.split("\t")[2] in ("Sync", "Query"):
+                trips.append(" ".join(sent))
+                sent = []
+    return trips
+
+
+def test_a_cart_update_is_its_read_and_one_statement(postgres_database_url: str) -> None:
+    """On PostgreSQL a cart update is two round trips on the writer: the product, then the
+    write with the lines after it, each committing by itself (no BEGIN, no COMMIT); it
+    was five, and a worker thread waits for the GIL again after each."""
+    _truncate_postgres(postgres_database_url)
+    with Shop.open(
+        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False, pool_size=1
+    ) as shop:
+        uid = user(shop)
+        mug, tote = product(shop, "9.50", name="Mug"), product(shop, "15.00", name="Tote")
+        shop.carts.set_quantity(uid, mug.id, LineQuantity(quantity=1))
+        trips = round_trips(
+            shop, lambda: shop.carts.set_quantity(uid, tote.id, LineQuantity(quantity=2))
+        )
+        assert len(trips) == 2, trips
+        assert "Query" not in " ".join(trips)  # BEGIN and COMMIT go as simple queries
+        assert len(round_trips(shop, lambda: shop.carts.remove(uid, mug.id))) == 1
+        cart = shop.carts.view(uid)
+    assert [(line.name, line.quantity) for line in cart.items] == [("Tote", 2)]

@@ -520,7 +520,12 @@ class MemoryCarts:
             )
         return lines
 
-    def set(self, user_id: int, product_id: int, quantity: int, now: datetime) -> None:
+    def put(
+        self, user_id: int, product_id: int, quantity: int, now: datetime, max_lines: int
+    ) -> list[StoredLine] | None:
+        lines = self.lines(user_id)
+        if len(lines) >= max_lines and all(line.product_id != product_id for line in lines):
+            return None
         line = self._state.cart_items.get((user_id, product_id))
         if line is None:
             self._state.cart_items[user_id, product_id] = {
@@ -530,9 +535,11 @@ class MemoryCarts:
             }
         else:
             line.update(quantity=quantity, updated_at=now)
+        return self.lines(user_id)
 
-    def remove(self, user_id: int, product_id: int) -> None:
+    def take_out(self, user_id: int, product_id: int) -> list[StoredLine]:
         self._state.cart_items.pop((user_id, product_id), None)
+        return self.lines(user_id)
 
     def clear(self, user_id: int) -> None:
         for owner, product_id in list(self._state.cart_items):

@@ -38,19 +38,22 @@ class CartService:
             if product is None:
                 raise NotFound("Product", product_id)
             if change.quantity == 0:
-                uow.carts.remove(user_id, product_id)
+                lines = uow.carts.take_out(user_id, product_id)
             else:
                 if change.quantity > product.stock_quantity:
                     raise InsufficientStock(
                         [ShortItem(product_id, change.quantity, product.stock_quantity)]
                     )
-                uow.carts.set(user_id, product_id, change.quantity, self._clock())
-            lines = uow.carts.lines(user_id)
-            if len(lines) > MAX_CART_LINES:  # only a new line can take it over: not kept
-                raise ValidationError.single(
-                    "product_id",
-                    f"a cart holds at most {MAX_CART_LINES} products; order or remove some first",
+                put = uow.carts.put(
+                    user_id, product_id, change.quantity, self._clock(), MAX_CART_LINES
                 )
+                if put is None:
+                    raise ValidationError.single(
+                        "product_id",
+                        f"a cart holds at most {MAX_CART_LINES} products; "
+                        "order or remove some first",
+                    )
+                lines = put
             uow.commit()
         return self._cart(lines)
 
@@ -58,8 +61,9 @@ class CartService:
         """Remove a line; removing a line that is not there is not an error."""
         with self._uow(write=True) as uow:
             if is_valid_id(product_id):
-                uow.carts.remove(user_id, product_id)
-            lines = uow.carts.lines(user_id)
+                lines = uow.carts.take_out(user_id, product_id)
+            else:
+                lines = uow.carts.lines(user_id)
             uow.commit()
         return self._cart(lines)
 

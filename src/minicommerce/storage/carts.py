@@ -46,7 +46,12 @@ class SqlCartRepository:
             for row in rows
         ]
 
-    def set(self, user_id: int, product_id: int, quantity: int, now: datetime) -> None:
+    def put(
+        self, user_id: int, product_id: int, quantity: int, now: datetime, max_lines: int
+    ) -> list[StoredLine] | None:
+        lines = self.lines(user_id)
+        if len(lines) >= max_lines and all(line.product_id != product_id for line in lines):
+            return None
         # One upsert: two requests adding the same line at once (a double tap, two tabs)
         # both succeed, the later quantity kept, where an UPDATE-then-INSERT made the
         # slower one fail on the primary key (a 500, found under the mixed-load bench).
@@ -58,11 +63,13 @@ class SqlCartRepository:
             "updated_at": now,
         }
         self._conn.execute(_UPSERT[self._conn.dialect.name], values)
+        return self.lines(user_id)
 
-    def remove(self, user_id: int, product_id: int) -> None:
+    def take_out(self, user_id: int, product_id: int) -> list[StoredLine]:
         self._conn.execute(
             sa.delete(cart_items).where(_c.user_id == user_id, _c.product_id == product_id)
         )
+        return self.lines(user_id)
 
     def clear(self, user_id: int) -> None:
         self._conn.execute(sa.delete(cart_items).where(_c.user_id == user_id))

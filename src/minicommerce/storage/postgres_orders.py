@@ -27,17 +27,15 @@ Python. The SQL goes through the pooled connection's psycopg cursor.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-import psycopg
-from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from minicommerce.orders.models import Order, answer_of
 from minicommerce.orders.placement import OrderDraft, StockRow
 from minicommerce.orders.repository import Answered, KeyTaken, NewOrder, Seen, Stale
+from minicommerce.storage.autocommit import lone_cursor
 from minicommerce.storage.orders import SqlOrderRepository, answered, placed
 
 _ANSWERED = (
@@ -146,7 +144,7 @@ class PgOrderRepository(SqlOrderRepository):
     checks_seen = True
 
     def _run(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        with _one_statement(self._conn.connection.dbapi_connection) as cursor:
+        with lone_cursor(self._conn.connection.dbapi_connection, dict_row) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
@@ -224,20 +222,3 @@ class PgOrderRepository(SqlOrderRepository):
         if row["taken"] != len(items):  # pragma: no cover - the rows were locked and checked
             raise RuntimeError("a product changed under its lock")
         return placed(row["id"], new, draft)
-
-
-@contextmanager
-def _one_statement(raw: Any) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
-    """A cursor whose statements commit by themselves when the unit of work has sent
-    nothing yet (its commit then has nothing to do); inside a started transaction they
-    simply join it."""
-    connection: psycopg.Connection[Any] = raw
-    fresh = connection.info.transaction_status == TransactionStatus.IDLE
-    if fresh:
-        connection.autocommit = True
-    try:
-        with connection.cursor(row_factory=dict_row) as cursor:
-            yield cursor
-    finally:
-        if fresh:
-            connection.autocommit = False

@@ -4,7 +4,8 @@ SQLAlchemy's execute machinery (execution context, result metadata, row objects)
 as much as the query itself on the catalog's hottest reads. On PostgreSQL the columns these
 reads return need no conversion (see ``types.py``), so there a :class:`CompiledRead` sends
 its SQL, compiled once by SQLAlchemy's own compiler, through the connection's psycopg
-cursor and returns named tuples. Elsewhere (SQLite: integer cents, naive datetimes) it runs
+cursor and returns named tuples; the first statement of a write goes without ``BEGIN``
+(``autocommit.py``). Elsewhere (SQLite: integer cents, naive datetimes) it runs
 the statement the ordinary way. The transaction and the pool stay SQLAlchemy's.
 """
 
@@ -33,15 +34,16 @@ class CompiledRead:
         if conn.dialect.name != "postgresql":
             return conn.execute(self.statement, dict(params)).all()
         sql, defaults = self._sql(conn.dialect)
-        from psycopg.rows import namedtuple_row  # here: psycopg is an optional extra
+        # Here: psycopg is an optional extra.
+        from psycopg.rows import namedtuple_row
 
-        # Named tuples: entities are built by column name, whichever path read the row.
-        cursor = conn.connection.cursor(row_factory=namedtuple_row)
-        try:
+        from minicommerce.storage.autocommit import lone_cursor
+
+        # Named tuples: entities are built by column name, whichever path read the row. As
+        # a write's first statement, the read goes without BEGIN (see autocommit.py).
+        with lone_cursor(conn.connection.dbapi_connection, namedtuple_row) as cursor:
             cursor.execute(sql, {**defaults, **params})
             return cursor.fetchall()
-        finally:
-            cursor.close()
 
     def first(self, conn: sa.Connection, params: Mapping[str, Any]) -> Any | None:
         rows = self.all(conn, params)

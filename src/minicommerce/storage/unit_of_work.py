@@ -122,6 +122,10 @@ class SqlUnitOfWork:
 
     @cached_property
     def carts(self) -> SqlCartRepository:
+        if self._engine.dialect.name == "postgresql":
+            from minicommerce.storage.postgres_carts import PgCartRepository  # needs psycopg
+
+            return PgCartRepository(self._conn)
         return SqlCartRepository(self._conn)
 
     @cached_property
