@@ -9,6 +9,7 @@ the direct peer is itself one of our proxies; anyone else could have written all
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -52,6 +53,11 @@ def parse_address(text: str) -> Address | None:
 class TrustedProxies:
     def __init__(self, networks: Iterable[Network] = ()) -> None:
         self._networks = tuple(networks)
+        # Behind a proxy the same few addresses come with nearly every request, and
+        # parsing and matching them cost about 5 % of a worker's time under the mixed
+        # load (docs/benchmarks.md). Bounded, in entries and in their length: the header
+        # is the client's to fill.
+        self._cached_hop = functools.lru_cache(maxsize=4096)(self._read_hop)
 
     def __bool__(self) -> bool:
         return bool(self._networks)
@@ -59,21 +65,31 @@ class TrustedProxies:
     def trusts(self, address: Address | None) -> bool:
         return address is not None and any(address in net for net in self._networks)
 
+    def _hop(self, text: str) -> tuple[str | None, bool]:
+        """An address as text (``None`` when it is none) and whether it is ours."""
+        if len(text) > _MAX_UNPARSED:  # no address is this long
+            return self._read_hop(text)
+        return self._cached_hop(text)
+
+    def _read_hop(self, text: str) -> tuple[str | None, bool]:
+        address = parse_address(text)
+        return (None if address is None else str(address)), self.trusts(address)
+
     def client(self, peer: str | None, forwarded_for: Sequence[str]) -> str:
         """The client's address: ``peer``, or, when ``peer`` is a trusted proxy, the
         right-most address in ``forwarded_for`` (the header's values, in order) that is
         not a trusted proxy. When every entry is trusted, the left-most is the client."""
         if peer is None:
             return "unknown"
-        if not self._networks or not forwarded_for or not self.trusts(parse_address(peer)):
+        if not self._networks or not forwarded_for or not self._hop(peer)[1]:
             return peer
         hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
         hops = [hop for hop in hops if hop][-_MAX_HOPS:]
         if not hops:
             return peer
         for hop in reversed(hops):
-            address = parse_address(hop)
-            if not self.trusts(address):
-                return str(address) if address is not None else hop[:_MAX_UNPARSED]
-        first = parse_address(hops[0])
-        return str(first) if first is not None else hops[0][:_MAX_UNPARSED]
+            address, trusted = self._hop(hop)
+            if not trusted:
+                return address if address is not None else hop[:_MAX_UNPARSED]
+        first = self._hop(hops[0])[0]
+        return first if first is not None else hops[0][:_MAX_UNPARSED]

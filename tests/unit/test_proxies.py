@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minicommerce_server.proxies import TrustedProxies, parse_address, parse_networks
 
@@ -84,3 +86,31 @@ def test_parse_networks() -> None:
     for bad in ("10.0.0.0/33", "proxy.example", "10.0.0.0/8;1.2.3.4"):
         with pytest.raises(ValueError, match="not an IP address"):
             parse_networks(bad)
+
+
+hop = st.one_of(
+    st.ip_addresses().map(str),
+    st.sampled_from(["10.0.0.5", "192.168.1.1", "::1", "[2001:db8::7]:443", "1.2.3.4:80"]),
+    st.text(alphabet="0123456789abcdef.:[]", max_size=80),
+)
+
+
+@given(peer=hop, header=st.lists(st.lists(hop, max_size=4).map(", ".join), max_size=3))
+def test_remembered_hops_answer_as_fresh_ones(peer: str, header: list[str]) -> None:
+    """The hops' readings are remembered (behind a proxy the same few come with nearly
+    every request): a warm instance answers as a fresh one, every time."""
+    networks = parse_networks("10.0.0.0/8, 192.168.1.1, 2001:db8::/32, ::1")
+    fresh = TrustedProxies(networks).client(peer, header)
+    assert PROXIES.client(peer, header) == fresh
+    assert PROXIES.client(peer, header) == fresh
+
+
+def test_what_is_remembered_is_bounded() -> None:
+    proxies = TrustedProxies(parse_networks("10.0.0.0/8"))
+    for n in range(5000):
+        assert proxies.client("10.0.0.1", [f"198.51.{n // 256}.{n % 256}"]) == (
+            f"198.51.{n // 256}.{n % 256}"
+        )
+    long_hop = "x" * 10_000
+    assert proxies.client("10.0.0.1", [long_hop]) == long_hop[:64]
+    assert proxies._cached_hop.cache_info().currsize == 4096
