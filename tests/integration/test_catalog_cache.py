@@ -319,6 +319,29 @@ def test_redis_down_or_stalled_degrades_to_the_database_and_caching_resumes(
             assert after.memory_hits + after.redis_hits > before.memory_hits + before.redis_hits
 
 
+def test_a_write_returns_once_every_instance_has_acknowledged(
+    database_url: str, redis_url: str, media_dir: Path
+) -> None:
+    """Every subscriber acknowledges each change it applied, on a connection of its own:
+    with a lease of 30 s, a write left unacknowledged would wait 30 s each time."""
+    a_cache = RedisCatalogCache(redis_url, lease=30)
+    b_cache = RedisCatalogCache(redis_url, lease=30)
+    with (
+        open_shop(database_url, media_dir, a_cache) as a,
+        open_shop(database_url, media_dir, b_cache) as b,
+        open_shop(database_url, media_dir) as truth,
+    ):
+        wait_in_sync(a_cache, b_cache)
+        p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        for n in range(3):
+            price = ProductChanges(price=Decimal(f"{n + 2}.00"))
+            writer = (a, b)[n % 2]
+            assert timed(partial(writer.catalog.update, p.id, price)) < 10
+            same(a, truth, p.id)
+            same(b, truth, p.id)
+        assert a_cache.stats().errors == b_cache.stats().errors == 0
+
+
 def test_an_instance_whose_subscription_stalls_stops_serving_its_memory(
     database_url: str, redis_url: str, media_dir: Path
 ) -> None:

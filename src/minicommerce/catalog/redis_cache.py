@@ -506,6 +506,10 @@ class RedisCatalogCache:
 
     def _subscribe(self) -> None:
         connection: Any = self._pool.make_connection()  # redis-py leaves it untyped
+        # A subscribed connection can only listen: the acknowledgements go on one of
+        # their own, as bare commands (through a redis-py pipeline they cost twice the
+        # CPU, on the thread every writer of the fleet waits for).
+        acks: Any = self._pool.make_connection()
         try:
             connection.connect()
             connection.send_command("SUBSCRIBE", self._channel, self._ack_channel)
@@ -514,9 +518,10 @@ class RedisCatalogCache:
             # Messages published before this subscription are lost to it: start afresh.
             self.local.clear()
             self._send_pending()
-            self._listen(connection)
+            self._listen(connection, acks)
         finally:
             connection.disconnect()
+            acks.disconnect()
 
     def _send_pending(self) -> None:
         """Send the invalidations that Redis missed; raise if it misses them again."""
@@ -530,7 +535,7 @@ class RedisCatalogCache:
             if self._pending is pending:  # else a write took it over meanwhile
                 self._pending = None
 
-    def _listen(self, connection: Any) -> None:
+    def _listen(self, connection: Any, ack_connection: Any) -> None:
         interval = self.lease / 4
         pings: dict[str, float] = {}
         tokens = itertools.count()
@@ -570,7 +575,7 @@ class RedisCatalogCache:
                 if not connection.can_read(timeout=0):
                     break
             if acks:
-                self._acknowledge(acks)
+                self._acknowledge(ack_connection, acks)
                 acks = {}
 
     def _heard(self, text: str) -> tuple[str, str]:
@@ -579,15 +584,19 @@ class RedisCatalogCache:
         self.local.apply(products, lists == "1", stock == "1")
         return writer, f"{writer} {number}"
 
-    def _acknowledge(self, acks: dict[str, list[str]]) -> None:
+    def _acknowledge(self, connection: Any, acks: dict[str, list[str]]) -> None:
+        commands = [
+            ("PUBLISH", f"{self._prefix}ack:{writer}", f"{self.process_id} {message}")
+            for writer, messages in acks.items()
+            for message in messages
+        ]
         try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for writer, messages in acks.items():
-                    for message in messages:
-                        pipe.publish(f"{self._prefix}ack:{writer}", f"{self.process_id} {message}")
-                pipe.execute()
+            connection.send_packed_command(connection.pack_commands(commands))
+            for _ in commands:
+                connection.read_response()
         except Exception as exc:  # the writers wait out the lease instead
             log.debug("catalog cache: could not acknowledge: %s", exc)
+            connection.disconnect()  # answers may be left unread; the next send reconnects
 
     # --- the rest ------------------------------------------------------------------------
 
