@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from minicommerce.carts.models import StoredLine
+from minicommerce.storage.reads import CompiledRead
 from minicommerce.storage.tables import cart_items, products
 
 _c = cart_items.c
 _p = products.c
-_LINES = (
+_LINES = CompiledRead(
     sa.select(
         _c.product_id,
         _p.sku,
@@ -33,7 +34,7 @@ class SqlCartRepository:
         self._conn = conn
 
     def lines(self, user_id: int) -> list[StoredLine]:
-        rows = self._conn.execute(_LINES, {"user_id": user_id}).all()
+        rows = _LINES.all(self._conn, {"user_id": user_id})
         return [
             StoredLine(
                 product_id=row.product_id,

@@ -7,6 +7,8 @@ of the answers over 100 ms (docs/benchmarks.md). Here the write and the read of 
 after it are one statement that commits by itself (``autocommit.py``), and the product's
 read before it too: three round trips with the session check. The service's rules stay in
 Python; the statement only keeps a new line out of a full cart, with the bound it is given.
+The lines it answers are those ``carts.py`` reads (live products, oldest line first); the
+tests compare the two.
 """
 
 from __future__ import annotations
