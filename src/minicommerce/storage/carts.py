@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,18 +35,7 @@ class SqlCartRepository:
         self._conn = conn
 
     def lines(self, user_id: int) -> list[StoredLine]:
-        rows = _LINES.all(self._conn, {"user_id": user_id})
-        return [
-            StoredLine(
-                product_id=row.product_id,
-                sku=row.sku,
-                name=row.name,
-                unit_price=row.unit_price,
-                quantity=row.quantity,
-                stock_quantity=row.stock_quantity,
-            )
-            for row in rows
-        ]
+        return stored_lines(_LINES.all(self._conn, {"user_id": user_id}))
 
     def put(
         self, user_id: int, product_id: int, quantity: int, now: datetime, max_lines: int
@@ -74,6 +64,21 @@ class SqlCartRepository:
 
     def clear(self, user_id: int) -> None:
         self._conn.execute(sa.delete(cart_items).where(_c.user_id == user_id))
+
+
+def stored_lines(rows: Iterable[Any]) -> list[StoredLine]:
+    """Lines from rows with ``_LINES``'s columns, read by name."""
+    return [
+        StoredLine(
+            product_id=row.product_id,
+            sku=row.sku,
+            name=row.name,
+            unit_price=row.unit_price,
+            quantity=row.quantity,
+            stock_quantity=row.stock_quantity,
+        )
+        for row in rows
+    ]
 
 
 def _upsert(

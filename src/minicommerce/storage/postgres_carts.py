@@ -16,11 +16,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg.rows import dict_row
+from psycopg.rows import namedtuple_row
 
 from minicommerce.carts.models import StoredLine
 from minicommerce.storage.autocommit import lone_cursor
-from minicommerce.storage.carts import SqlCartRepository
+from minicommerce.storage.carts import SqlCartRepository, stored_lines
 
 # A data-modifying CTE's effects are not visible to the rest of its statement: the lines
 # after are the others as they were, with the written one from RETURNING.
@@ -76,28 +76,14 @@ class PgCartRepository(SqlCartRepository):
         rows = self._run(_PUT, params)
         # No row at all: nothing was refused (a refusal needs a full cart), the one line
         # written lost its product to a removal meanwhile.
-        if rows and not rows[0]["put"]:
+        if rows and not rows[0].put:
             return None
-        return _stored(rows)
+        return stored_lines(rows)
 
     def take_out(self, user_id: int, product_id: int) -> list[StoredLine]:
-        return _stored(self._run(_TAKE_OUT, {"user_id": user_id, "product_id": product_id}))
+        return stored_lines(self._run(_TAKE_OUT, {"user_id": user_id, "product_id": product_id}))
 
-    def _run(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with lone_cursor(self._conn.connection.dbapi_connection, dict_row) as cursor:
+    def _run(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        with lone_cursor(self._conn.connection.dbapi_connection, namedtuple_row) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-
-
-def _stored(rows: list[dict[str, Any]]) -> list[StoredLine]:
-    return [
-        StoredLine(
-            product_id=row["product_id"],
-            sku=row["sku"],
-            name=row["name"],
-            unit_price=row["unit_price"],
-            quantity=row["quantity"],
-            stock_quantity=row["stock_quantity"],
-        )
-        for row in rows
-    ]
