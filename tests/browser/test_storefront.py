@@ -76,6 +76,16 @@ def fill_address(page: Page, **changes: str) -> None:
         page.get_by_label(label, exact=True).fill(value)
 
 
+def assert_total_under_line_totals(page: Page) -> None:
+    """The total's figure ends where the lines' figures end, at every width (it stopped at
+    32rem on a desktop, in the middle of the page)."""
+    total = page.locator(".total strong").bounding_box()
+    line = page.locator(".line-total").last.bounding_box()
+    assert total is not None
+    assert line is not None
+    assert abs((total["x"] + total["width"]) - (line["x"] + line["width"])) <= 1
+
+
 def test_a_customer_registers_shops_checks_out_and_cancels(
     page: Page, live_server: LiveServer, screenshot: Shot
 ) -> None:
@@ -130,6 +140,7 @@ def test_a_customer_registers_shops_checks_out_and_cancels(
     page.locator(".line", has_text="Enamel camp mug").get_by_role("button", name="Update").click()
     expect(page.locator(".total")).to_contain_text("$38.99")
     assert_accessible(page, "cart")
+    assert_total_under_line_totals(page)
     screenshot(page, "cart")
 
     page.get_by_role("link", name="Check out").click()
@@ -155,6 +166,7 @@ def test_a_customer_registers_shops_checks_out_and_cancels(
     expect(page.locator("#cart-count")).to_be_hidden()
     first = int(page.url.rsplit("/", 1)[1])
     assert_accessible(page, "order")
+    assert_total_under_line_totals(page)
     screenshot(page, "order")
 
     # A second order, to cancel.
