@@ -4,6 +4,7 @@ equal uncached ones under random writes (hypothesis); Redis refused and stalled.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,8 +14,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.client import PubSub
 
 from minicommerce import (
     ImageChanges,
@@ -25,7 +28,7 @@ from minicommerce import (
     Registration,
     Shop,
 )
-from minicommerce.catalog.cache import MemoryCatalogCache
+from minicommerce.catalog.cache import CatalogChange, MemoryCatalogCache
 from minicommerce.catalog.redis_cache import RedisCatalogCache
 from minicommerce.errors import InsufficientStock, InvalidTransition, NotFound
 from minicommerce.orders.models import OrderLineInput, PlaceOrder, ShippingAddress
@@ -340,6 +343,99 @@ def test_a_write_returns_once_every_instance_has_acknowledged(
             same(a, truth, p.id)
             same(b, truth, p.id)
         assert a_cache.stats().errors == b_cache.stats().errors == 0
+
+
+@pytest.fixture
+def listener(redis_url: str) -> Iterator[tuple[str, PubSub]]:
+    """A key prefix of the test's own, and a subscriber to its invalidations that never
+    acknowledges: a writer waits out its lease for every invalidation."""
+    prefix = f"mc-test-{uuid.uuid4().hex[:12]}:"
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    pubsub.subscribe(prefix + "inv")
+    assert pubsub.get_message(timeout=5) is not None  # the subscription's confirmation
+    yield prefix, pubsub
+    pubsub.close()
+    client.close()
+
+
+def heard(pubsub: PubSub, until: Callable[[list[set[int]]], bool]) -> list[set[int]]:
+    """The products of each invalidation heard, until ``until`` says so (or 10 s)."""
+    messages: list[set[int]] = []
+    deadline = time.monotonic() + 10
+    while not until(messages) and time.monotonic() < deadline:
+        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if message is not None:
+            ids = message["data"].decode().split(" ")[4]
+            messages.append({int(i) for i in ids.split(",")})
+    return messages
+
+
+def write_together(cache: RedisCatalogCache, writers: int) -> list[float]:
+    """``writers`` threads tell ``cache`` of a change to products 1, 2, ... at once; how
+    long each call took."""
+    barrier = threading.Barrier(writers)
+    took = [0.0] * writers
+
+    def write(n: int) -> None:
+        barrier.wait()
+        took[n] = timed(lambda: cache.changed(CatalogChange.of([n + 1], stock_taken=True)))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return took
+
+
+def covers(wanted: set[int]) -> Callable[[list[set[int]]], bool]:
+    return lambda messages: set().union(*messages) >= wanted
+
+
+def test_writes_that_meet_go_out_as_one_invalidation(
+    redis_url: str, listener: tuple[str, PubSub]
+) -> None:
+    """Eight writers at once: the first publishes alone and waits out its lease (the
+    listener never acknowledges), the seven others meanwhile join the next invalidation,
+    sent once the first returned. Each returns only after a message holding its change has
+    been out for the lease."""
+    prefix, pubsub = listener
+    lease = 1.0
+    cache = RedisCatalogCache(redis_url, lease=lease, prefix=prefix)
+    try:
+        wait_in_sync(cache)
+        took = write_together(cache, 8)
+        messages = heard(pubsub, covers(set(range(1, 9))))
+    finally:
+        cache.close()
+    assert sorted(map(len, messages)) == [1, 7]
+    assert set().union(*messages) == set(range(1, 9))
+    first, *joined = sorted(took)
+    assert first >= 0.95 * lease
+    assert all(t >= 1.9 * lease for t in joined)  # the first's lease, then their own
+
+
+def test_writes_that_meet_while_redis_stalls_are_all_sent_once_it_answers(
+    redis_url: str, listener: tuple[str, PubSub]
+) -> None:
+    """A group's invalidation that Redis misses is kept for every writer in it, and sent
+    as soon as Redis answers again: no write's invalidation is lost."""
+    prefix, pubsub = listener
+    target = urlsplit(redis_url)
+    with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        cache = RedisCatalogCache(through(proxy, redis_url), prefix=prefix)
+        try:
+            wait_in_sync(cache)
+            proxy.stall()
+            assert max(write_together(cache, 8)) < 1  # a few timeouts, no more
+            assert cache._pending is not None
+            assert cache._pending.products == set(range(1, 9))
+            proxy.forward()
+            messages = heard(pubsub, covers(set(range(1, 9))))
+        finally:
+            cache.close()
+    assert set().union(*messages) >= set(range(1, 9))
 
 
 def test_an_instance_whose_subscription_stalls_stops_serving_its_memory(

@@ -17,7 +17,10 @@ thread on the channel ``inv``; a writer's script publishes the change after bump
 PUBLISH answers how many subscribers got it. Each subscriber drops what the change touches
 from its process's layer and then acknowledges on the writer's channel ``ack:<process>``;
 the writer returns when all have, or after the *lease* (``lease`` seconds, 0.1 by default),
-whichever is first. A process serves its in-process layer only under a lease: its
+whichever is first. Writers of one process that come while its invalidation is out are
+published together in the next one (a group commit), so under load the fleet's subscribers
+read and acknowledge one message where each writer would have sent its own. A process
+serves its in-process layer only under a lease: its
 subscriber PINGs Redis on the subscription connection every ``lease / 4``, and a PONG read
 back proves that every message published before Redis saw the PING was handled first (one
 connection, in order), so the layer is known current up to the PING's send time, and may be
@@ -234,6 +237,17 @@ class _Acks:
             self._waiting.pop(message, None)
 
 
+class _Round:
+    """The changes of writers that are published together, and how that went."""
+
+    __slots__ = ("change", "ok", "sent")
+
+    def __init__(self, change: CatalogChange) -> None:
+        self.change = change
+        self.ok = False
+        self.sent = threading.Event()
+
+
 class RedisCatalogCache:
     """The catalog cache shared through Redis at ``url``, with an in-process layer used
     under a lease (module docstring). ``timeout`` bounds every Redis call of a request."""
@@ -287,6 +301,9 @@ class RedisCatalogCache:
         self._warned = False
         self._state = threading.Lock()
         self._pending: CatalogChange | None = None  # invalidations Redis has not had yet
+        self._rounds = threading.Condition()
+        self._open_round: _Round | None = None  # writers join it until it is published
+        self._sending = False
         self._lease_until = 0.0
         self._stop = threading.Event()
         self._subscriber = threading.Thread(
@@ -426,9 +443,40 @@ class RedisCatalogCache:
             if self._pending is not None:  # Redis missed earlier ones: send them too
                 change = _merge(self._pending, change)
                 self._pending = None
-        if time.monotonic() < self._closed_until or not self._publish(change, wait=True):
+        if time.monotonic() < self._closed_until or not self._publish_together(change):
             with self._state:
                 self._pending = change if self._pending is None else _merge(self._pending, change)
+
+    def _publish_together(self, change: CatalogChange) -> bool:
+        """Publish ``change`` with those of the writers that call meanwhile, and wait for
+        the acknowledgements: whether Redis took it.
+
+        While one invalidation is out, the changes of the writers that come meanwhile are
+        merged into the next one, which the first of them publishes once the one out has
+        returned (a group commit). Each writer still returns only after a message holding
+        its change, published after it called, was acknowledged; under load the fleet's
+        subscribers then read one message where they read several."""
+        with self._rounds:
+            joined = self._open_round
+            if joined is not None:
+                joined.change = _merge(joined.change, change)
+            else:
+                mine = self._open_round = _Round(change)
+                while self._sending:
+                    self._rounds.wait()
+                self._sending = True
+                self._open_round = None  # those who come from now on make the next round
+        if joined is not None:
+            joined.sent.wait()
+            return joined.ok
+        try:
+            mine.ok = self._publish(mine.change, wait=True)
+        finally:
+            with self._rounds:
+                self._sending = False
+                self._rounds.notify()
+            mine.sent.set()
+        return mine.ok
 
     def _publish(self, change: CatalogChange, *, wait: bool) -> bool:
         message = f"{self.process_id} {next(self._messages)}"
