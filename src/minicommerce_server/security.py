@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 from litestar.types import Scope
 
-from minicommerce import AuthenticationError, PermissionDenied, Shop, User
+from minicommerce import AuthenticationError, PermissionDenied, SessionCheck, Shop, User
 
 _USER = "user"  # where the loaded user is kept in the request's state
 
@@ -65,6 +65,21 @@ class Caller:
         """The signed-in, active user of a live session (loaded once per request); 401
         otherwise. Blocks on the database: call it from a sync handler."""
         return signed_in_user(self._scope, self._shop)
+
+    @property
+    def session(self) -> SessionCheck:
+        """The session the token claims, not checked yet (no I/O): for a service call that
+        checks it itself, in the statement of its write (``OrderService.place``)."""
+        token = self._scope.get("state", {}).get("access_token")
+        if not isinstance(token, str):
+            raise AuthenticationError("Sign in: send 'Authorization: Bearer <access_token>'.")
+        return self._shop.auth.session_of(token)
+
+    def ended(self) -> None:
+        """The session was found ended by a write that checked it: stop trusting the token."""
+        token = self._scope.get("state", {}).get("access_token")
+        if isinstance(token, str):
+            self._shop.auth.forget(token)
 
 
 def provide_caller(request: Request[Any, Any, Any], shop: NamedDependency[Shop]) -> Caller:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +23,7 @@ from minicommerce import (
 )
 from minicommerce.carts.models import MAX_CART_LINES
 from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
+from tests.roundtrips import round_trips
 
 
 def user(shop: Shop, email: str = "cart@example.com") -> int:
@@ -187,32 +185,6 @@ def test_a_full_cart_takes_no_new_product(shop: Shop) -> None:
     shop.catalog.delete(items[1].id)
     cart = shop.carts.set_quantity(uid, items[-1].id, LineQuantity(quantity=2))
     assert (len(cart.items), cart.items[-1].product_id) == (MAX_CART_LINES, items[-1].id)
-
-
-def round_trips(shop: Shop, action: Callable[[], object]) -> list[str]:
-    """The messages ``action`` sent on the writer's one pooled connection (libpq's trace),
-    one string per round trip: what it sent before each ``Sync`` or simple ``Query``."""
-    with shop.database.writer.connect() as conn:
-        raw = conn.connection.dbapi_connection
-    assert raw is not None
-    from psycopg import pq
-
-    with tempfile.NamedTemporaryFile() as trace:
-        raw.pgconn.trace(trace.fileno())
-        raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        try:
-            action()
-        finally:
-            raw.pgconn.untrace()
-        text = Path(trace.name).read_text()
-    trips, sent = [], []
-    for line in text.splitlines():
-        if line.startswith("F\t"):
-            sent.append(line.split("\t")[2])
-            if line.split("\t")[2] in ("Sync", "Query"):
-                trips.append(" ".join(sent))
-                sent = []
-    return trips
 
 
 def test_a_cart_update_is_its_read_and_one_statement(postgres_database_url: str) -> None:

@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from litestar.testing import TestClient
 
-from minicommerce import LineQuantity, ProductChanges, Shop
-from tests.conftest import ADDRESS
-from tests.server.conftest import Account, Client
+from minicommerce import LineQuantity, ProductChanges, Registration, Shop
+from minicommerce_server.app import create_app
+from tests.conftest import ADDRESS, FAST_ARGON2, SECRET
+from tests.server.conftest import Account, Client, make_settings
 from tests.server.helpers import (
     API,
     assert_problem,
@@ -212,3 +214,33 @@ def test_the_token_is_checked_before_the_body(client: Client) -> None:
     assert_problem(client.post(ORDERS, json={"bad": 1}), 401, "unauthenticated")
     forged = {"Authorization": "Bearer not-a-token"}
     assert_problem(client.post(ORDERS, json={"bad": 1}, headers=forged), 401, "invalid_token")
+
+
+def test_an_ended_session_orders_nothing_and_learns_nothing(database_url: str) -> None:
+    """On each backend (on PostgreSQL the statement that records the order checks the
+    session itself): once the session ended, every order request is a 401, whatever it
+    asks, and nothing is placed."""
+    with Shop.open(database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False) as shop:
+        app = create_app(make_settings(), shop=shop, configure_logs=False)
+        with TestClient(app) as client:
+            mug = make_product(shop, "Mug", "9.50", stock=5)
+            email, password = "ended@example.com", "a long enough password"
+            user = shop.accounts.register(Registration(email=email, password=password))
+            pair = client.post(f"{API}/auth/login", json={"email": email, "password": password})
+            tokens = pair.json()
+            who = Account(user.id, email, password, tokens["access_token"], tokens["refresh_token"])
+            line = [{"product_id": mug.id, "quantity": 1}]
+            assert place(client, who, line, key="k1").status_code == 201
+            logout = client.post(f"{API}/auth/logout", json={"refresh_token": who.refresh_token})
+            assert logout.status_code == 204
+            for items, key in [
+                (line, None),  # would be placed
+                (line, "k1"),  # a replay
+                ([{"product_id": mug.id, "quantity": 2}], "k1"),  # the key with another body
+                ([{"product_id": mug.id, "quantity": 99}], None),  # not enough stock
+                ([{"product_id": mug.id + 100, "quantity": 1}], None),  # no such product
+                (line, "\x01"),  # an invalid key
+                (None, None),  # an empty cart
+            ]:
+                assert_problem(place(client, who, items, key=key), 401, "invalid_token")
+        assert shop.catalog.get(mug.id).stock_quantity == 4

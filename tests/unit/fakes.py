@@ -549,6 +549,7 @@ class MemoryCarts:
 
 class MemoryOrders:
     checks_seen = False
+    checks_session = False
 
     def __init__(self, state: State) -> None:
         self._state = state

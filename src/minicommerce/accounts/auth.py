@@ -11,6 +11,7 @@ from minicommerce.accounts.emails import legacy_email_key, normalise_email
 from minicommerce.accounts.models import (
     Credentials,
     PasswordChange,
+    SessionCheck,
     TokenPair,
     User,
 )
@@ -142,16 +143,28 @@ class AuthService:
         One query per call (the token's signature check is cached): run on every
         authenticated request, so that an ended session ends its access tokens at once.
         """
+        session = self.session_of(token)
+        try:
+            return self.check(session)
+        except InvalidToken:
+            self._access.forget(token)
+            raise
+
+    def session_of(self, token: str) -> SessionCheck:
+        """What a valid access token claims, to be checked by :meth:`check` or by a write
+        that checks it in its own statement; no storage access. Raises
+        :class:`InvalidToken` for a token that is not valid."""
         claims = self._access.verify(token)
-        if is_valid_id(claims.user_id):
-            with self._uow(write=False) as uow:
-                user = uow.users.get_in_session(
-                    claims.user_id, claims.session_id, self._clock() - self._max_age
-                )
-            if user is not None and user.is_active:
-                return user
+        return SessionCheck(claims.user_id, claims.session_id, self._clock() - self._max_age)
+
+    def check(self, session: SessionCheck) -> User:
+        """The active user of a live session (one query); :class:`InvalidToken` otherwise."""
+        with self._uow(write=False) as uow:
+            return signed_in(uow, session)
+
+    def forget(self, token: str) -> None:
+        """Stop trusting a token whose session was found ended by a write that checked it."""
         self._access.forget(token)
-        raise InvalidToken("The session has ended, or the account is not active.")
 
     def change_password(self, user_id: int, change: PasswordChange) -> None:
         """Set a new password after checking the current one; ends every session.
@@ -225,6 +238,20 @@ class AuthService:
         log.warning("refresh token reuse detected; revoking family", extra={"user_id": user_id})
         uow.sessions.end(family_id, self._clock())
         uow.commit()
+
+
+SESSION_ENDED = "The session has ended, or the account is not active."
+
+
+def signed_in(uow: UnitOfWork, session: SessionCheck) -> User:
+    """The active user of a live session, read in ``uow``; :class:`InvalidToken` otherwise.
+    Storage that checks a session inside a write (``OrderRepository.checks_session``)
+    applies this same rule in its statement."""
+    if is_valid_id(session.user_id):
+        user = uow.users.get_in_session(session.user_id, session.session_id, session.started_after)
+        if user is not None and user.is_active:
+            return user
+    raise InvalidToken(SESSION_ENDED)
 
 
 def _account_key(email: str) -> str:

@@ -66,6 +66,19 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionCheck:
+    """What an access token claims, to be checked against storage: that ``user_id`` is
+    active and ``session_id`` is theirs, not ended, and started after ``started_after``
+    (the sessions' maximum age). ``AuthService.session_of`` makes one without I/O; a write
+    can check it in its own statement (``OrderService.place``) instead of a query of its
+    own (``AuthService.check``)."""
+
+    user_id: int
+    session_id: str
+    started_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TokenPair:
     """What a login or a refresh hands out. ``expires_in`` is the access token's life in seconds."""
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from minicommerce.accounts.models import SessionCheck
 from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
 from minicommerce.orders.placement import OrderDraft, StockRow
 
@@ -25,6 +26,9 @@ class NewOrder:
     now: datetime
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    session: SessionCheck | None = None
+    """The caller's session, when the order may be recorded only while it is live; checked
+    by ``add`` where storage ``checks_session``, by the service otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,12 @@ class Seen:
 class Stale:
     """Nothing was recorded: what the draft was made of changed since it was read (a
     product's price, name, SKU or stock, the cart). Read again and draft again."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOut:
+    """Nothing was recorded: ``NewOrder.session`` is not live (ended, too old, another
+    user's, or the account is not active)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,12 @@ class OrderRepository(Protocol):
     it was used). Then the service may draft from rows it remembers instead of reading,
     and look the key up only after a failed attempt."""
 
+    checks_session: bool
+    """Whether ``add`` checks ``NewOrder.session`` in the statement that records the order
+    (answering :class:`SignedOut`, having recorded nothing, when it is not live), with the
+    rule of ``accounts.auth.signed_in``: the service then reads the session only on the
+    paths that answer without recording."""
+
     def answered(self, user_id: int, key: str) -> Answered | None:
         """The earlier answer to the user's idempotency key, if it was used."""
         ...
@@ -102,7 +118,9 @@ class OrderRepository(Protocol):
         before its first placement (only where :attr:`checks_seen`)."""
         ...
 
-    def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
+    def add(
+        self, new: NewOrder, draft: OrderDraft, seen: Seen
+    ) -> Order | Stale | KeyTaken | SignedOut:
         """Record ``draft``, made of ``seen``, if ``seen`` still holds (the products locked
         in ascending id order, so that concurrent orders cannot deadlock, are live with the
         same SKU, name and price and the stock; a cart checkout's cart is unchanged) and the

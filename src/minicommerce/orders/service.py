@@ -8,12 +8,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from minicommerce.accounts.auth import SESSION_ENDED, signed_in
+from minicommerce.accounts.models import SessionCheck
 from minicommerce.catalog.cache import CatalogCache, CatalogChange, NoCatalogCache
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import (
+    CommerceError,
     EmptyCartError,
     IdempotencyKeyReused,
     InsufficientStock,
+    InvalidToken,
     InvalidTransition,
     NotFound,
     ValidationError,
@@ -36,7 +40,13 @@ from minicommerce.orders.models import (
     StatusChange,
 )
 from minicommerce.orders.placement import OrderDraft, draft_order, merge_lines
-from minicommerce.orders.repository import Answered, NewOrder, OrderRepository, Seen
+from minicommerce.orders.repository import (
+    Answered,
+    NewOrder,
+    OrderRepository,
+    Seen,
+    SignedOut,
+)
 from minicommerce.orders.rowcache import ROW_CACHE_SIZE, RowCache
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id
 from minicommerce.text import CONTROL_MESSAGE, has_control
@@ -102,32 +112,40 @@ class OrderService:
         self._warming = threading.Lock()
 
     def place(
-        self, user_id: int, request: PlaceOrder, idempotency_key: str | None = None
+        self,
+        user_id: int,
+        request: PlaceOrder,
+        idempotency_key: str | None = None,
+        *,
+        session: SessionCheck | None = None,
     ) -> tuple[Order, bool]:
         """Place an order; returns it and whether it was created now (``False``: a replay
-        of an earlier request with the same idempotency key, the order as answered then)."""
-        if idempotency_key is not None:
-            if not 0 < len(idempotency_key) <= MAX_KEY:
-                raise ValidationError.single(
-                    "Idempotency-Key", f"must be 1 to {MAX_KEY} characters"
-                )
-            if has_control(idempotency_key):
-                raise ValidationError.single("Idempotency-Key", CONTROL_MESSAGE)
-        new = NewOrder(
-            user_id=user_id,
-            lines=_lines(request),
-            shipping_address=request.shipping_address.model_dump(mode="json"),
-            currency=self._currency,
-            now=self._clock(),
-            idempotency_key=idempotency_key,
-            fingerprint=request.fingerprint() if idempotency_key is not None else None,
-        )
+        of an earlier request with the same idempotency key, the order as answered then).
+
+        With ``session`` (the caller's, ``AuthService.session_of``), nothing is answered
+        unless it is live: :class:`InvalidToken` comes before any other error, and an
+        order is recorded only while it is live. Where storage checks it in the statement
+        that records the order (``OrderRepository.checks_session``), the session costs no
+        query of its own; the paths that answer otherwise read it first."""
+        if session is not None and session.user_id != user_id:
+            raise ValueError("the session is not the user's")
+        try:
+            new = self._new_order(user_id, request, idempotency_key, session)
+        except CommerceError:
+            if session is not None:  # a signed-out caller learns nothing of its input
+                with self._uow(write=False) as uow:
+                    signed_in(uow, session)
+            raise
         if next(self._placements) % self._purge_every == 0:
             self.purge_idempotency_keys(self._purge_batch)
         placed: Order | None = None
         with self._uow(write=True, user_id=user_id) as uow:
             orders = uow.orders
             key, fingerprint = new.idempotency_key, new.fingerprint
+            # Only the answers that ``add`` does not give need the session read here.
+            unchecked = session if session is not None and orders.checks_session else None
+            if session is not None and unchecked is None:
+                signed_in(uow, session)
             # Where ``add`` checks what it is given (PostgreSQL), the first attempt drafts
             # from remembered rows when it can, and the key is looked up only once an
             # attempt failed (``add`` claims it, or says it is taken): one round trip when
@@ -140,6 +158,8 @@ class OrderService:
                 if key is not None and fingerprint is not None and (attempt or not checks):
                     answered = orders.answered(user_id, key)
                     if answered is not None:
+                        if unchecked is not None:
+                            signed_in(uow, unchecked)
                         return self._replay(uow, user_id, fingerprint, answered), False
                 if remembered is not None:
                     seen, remembered, fresh = remembered, None, False
@@ -151,6 +171,8 @@ class OrderService:
                 if not isinstance(drafted, OrderDraft):
                     # A refusal stands when made of fresh rows after the key was looked up.
                     if fresh and (key is None or attempt or not checks):
+                        if unchecked is not None:
+                            signed_in(uow, unchecked)
                         break
                     continue
                 added = orders.add(new, drafted, seen)
@@ -158,6 +180,8 @@ class OrderService:
                     uow.commit()
                     placed = added
                     break
+                if isinstance(added, SignedOut):
+                    raise InvalidToken(SESSION_ENDED)
             else:  # pragma: no cover - each attempt loses only to a concurrent change
                 raise RuntimeError(f"placement lost {MAX_ATTEMPTS} races in a row")
         if placed is not None:
@@ -176,6 +200,31 @@ class OrderService:
                 "items", f"the order total {drafted.total} is above the maximum {MAX_ORDER_TOTAL}"
             )
         raise EmptyCartError()
+
+    def _new_order(
+        self,
+        user_id: int,
+        request: PlaceOrder,
+        idempotency_key: str | None,
+        session: SessionCheck | None,
+    ) -> NewOrder:
+        if idempotency_key is not None:
+            if not 0 < len(idempotency_key) <= MAX_KEY:
+                raise ValidationError.single(
+                    "Idempotency-Key", f"must be 1 to {MAX_KEY} characters"
+                )
+            if has_control(idempotency_key):
+                raise ValidationError.single("Idempotency-Key", CONTROL_MESSAGE)
+        return NewOrder(
+            user_id=user_id,
+            lines=_lines(request),
+            shipping_address=request.shipping_address.model_dump(mode="json"),
+            currency=self._currency,
+            now=self._clock(),
+            idempotency_key=idempotency_key,
+            fingerprint=request.fingerprint() if idempotency_key is not None else None,
+            session=session,
+        )
 
     @staticmethod
     def _replay(uow: UnitOfWork, user_id: int, fingerprint: str, answered: Answered) -> Order:

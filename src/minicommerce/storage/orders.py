@@ -17,7 +17,15 @@ from minicommerce.orders.models import (
     order_from_answer,
 )
 from minicommerce.orders.placement import OrderDraft, StockRow
-from minicommerce.orders.repository import Answered, DailyTotal, KeyTaken, NewOrder, Seen, Stale
+from minicommerce.orders.repository import (
+    Answered,
+    DailyTotal,
+    KeyTaken,
+    NewOrder,
+    Seen,
+    SignedOut,
+    Stale,
+)
 from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.tables import (
     cart_items,
@@ -43,6 +51,7 @@ _ITEM = (_i.order_id, _i.product_id, _i.sku, _i.name, _i.quantity, _i.unit_price
 
 class SqlOrderRepository:
     checks_seen = False  # SQLite's ``BEGIN IMMEDIATE``: nothing read changes before ``add``
+    checks_session = False  # the service reads the session in the same transaction
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
@@ -111,7 +120,9 @@ class SqlOrderRepository:
         )
         return [StockRow(**row._mapping) for row in rows]
 
-    def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
+    def add(
+        self, new: NewOrder, draft: OrderDraft, seen: Seen
+    ) -> Order | Stale | KeyTaken | SignedOut:
         order_id = self._conn.execute(
             sa.insert(orders)
             .values(

@@ -34,7 +34,14 @@ from psycopg.rows import dict_row
 
 from minicommerce.orders.models import Order, answer_of
 from minicommerce.orders.placement import OrderDraft, StockRow
-from minicommerce.orders.repository import Answered, KeyTaken, NewOrder, Seen, Stale
+from minicommerce.orders.repository import (
+    Answered,
+    KeyTaken,
+    NewOrder,
+    Seen,
+    SignedOut,
+    Stale,
+)
 from minicommerce.storage.autocommit import lone_cursor
 from minicommerce.storage.orders import SqlOrderRepository, answered, placed
 
@@ -64,9 +71,9 @@ WITH expected AS (
         AS e(product_id bigint, sku text, name text, quantity int, unit_price numeric,
              line_total numeric)
 ){cart},
-locked AS MATERIALIZED (
+{session}locked AS MATERIALIZED (
     SELECT id, sku, name, price, stock_quantity FROM products
-    WHERE id = ANY (%(ids)s::bigint[]) AND deleted_at IS NULL
+    WHERE id = ANY (%(ids)s::bigint[]) AND deleted_at IS NULL{session_ok}
     ORDER BY id
     FOR UPDATE
 ),
@@ -102,8 +109,19 @@ new_lines AS (
     ORDER BY e.product_id
 ){emptied}
 SELECT (SELECT ok FROM checked) AS ok, (SELECT id FROM new_order) AS id,
-       (SELECT count(*) FROM taken) AS taken
+       (SELECT count(*) FROM taken) AS taken, {signed_in} AS signed_in
 """
+# The caller's session, checked by the statement that records the order (the rule of
+# ``accounts.auth.signed_in``: an active user, a session of theirs that has not ended and
+# started after the maximum age); no product is locked when it is not live.
+_SESSION = """
+signed_in AS MATERIALIZED (
+    SELECT EXISTS (
+        SELECT FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = %(session_id)s AND s.user_id = %(user_id)s AND s.revoked_at IS NULL
+          AND s.created_at > %(started_after)s AND u.is_active
+    ) AS ok
+),"""
 # A cart checkout: the cart, locked first, must still be the one that was read.
 _CART = """,
 cart AS MATERIALIZED (
@@ -128,20 +146,25 @@ claimed AS (
     RETURNING order_id AS id
 )"""
 ADD = {
-    (from_cart, keyed): _ADD.format(
+    (from_cart, keyed, checked): _ADD.format(
         cart=_CART if from_cart else "",
         cart_ok=_CART_OK if from_cart else "",
+        session=_SESSION if checked else "",
+        session_ok=" AND (SELECT ok FROM signed_in)" if checked else "",
+        signed_in="(SELECT ok FROM signed_in)" if checked else "true",
         claimed=_CLAIMED if keyed else "",
         order_source="claimed" if keyed else "reserved",
         emptied=_EMPTIED if from_cart else "",
     )
     for from_cart in (False, True)
     for keyed in (False, True)
+    for checked in (False, True)
 }
 
 
 class PgOrderRepository(SqlOrderRepository):
     checks_seen = True
+    checks_session = True
 
     def _run(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         with lone_cursor(self._conn.connection.dbapi_connection, dict_row) as cursor:
@@ -177,7 +200,9 @@ class PgOrderRepository(SqlOrderRepository):
     def live_rows(self, limit: int) -> list[StockRow]:
         return [StockRow(**row) for row in self._run(_LIVE_ROWS, {"limit": limit})]
 
-    def add(self, new: NewOrder, draft: OrderDraft, seen: Seen) -> Order | Stale | KeyTaken:
+    def add(
+        self, new: NewOrder, draft: OrderDraft, seen: Seen
+    ) -> Order | Stale | KeyTaken | SignedOut:
         items = draft.items
         from_cart = new.lines is None
         keyed = new.idempotency_key is not None
@@ -214,7 +239,13 @@ class PgOrderRepository(SqlOrderRepository):
             params["key"] = new.idempotency_key
             params["fingerprint"] = new.fingerprint
             params["answer"] = answer_of(placed(0, new, draft))  # the id is kept beside it
-        row = self._run(ADD[from_cart, keyed], params)[0]
+        session = new.session
+        if session is not None:
+            params["session_id"] = session.session_id
+            params["started_after"] = session.started_after
+        row = self._run(ADD[from_cart, keyed, session is not None], params)[0]
+        if not row["signed_in"]:
+            return SignedOut()
         if not row["ok"]:
             return Stale()
         if row["id"] is None:

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from minicommerce import (
     AdminOrder,
+    InvalidToken,
     Order,
     OrderStatus,
     Page,
@@ -71,7 +72,16 @@ class OrderController(Controller):
         request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKey = None,
     ) -> Order:
-        order, created = shop.orders.place(caller.user.id, data, idempotency_key)
+        # The session is checked by placement itself: in the statement that records the
+        # order where storage can, so a placed order costs no query of its own for it.
+        session = caller.session
+        try:
+            order, created = shop.orders.place(
+                session.user_id, data, idempotency_key, session=session
+            )
+        except InvalidToken:
+            caller.ended()
+            raise
         if created:
             metrics_of(request).count("orders_placed")
         return order
