@@ -1,10 +1,13 @@
 """The shipped deployment files agree with each other and with the server.
 
-No container runs here (the test machine has no Docker daemon); what can be checked
-without one is: nginx accepts deploy/nginx.conf (`nginx -t`, the compose service names
-mapped to loopback), the compose file's services, addresses, URLs, volumes and settings
-fit together and name only real settings, and the Dockerfile is what docs/deploy.md
-promises. The fleet tests run deploy/nginx.conf itself in front of real instances.
+Without running anything but nginx and Compose: nginx accepts deploy/nginx.conf (`nginx
+-t`, the compose service names mapped to loopback); Docker Compose v2 accepts the compose
+file (`docker compose config`: valid, its secrets required); its services, addresses, URLs,
+volumes and settings fit together and name only real settings; the Dockerfile is what
+docs/deploy.md promises. The fleet tests run deploy/nginx.conf itself in front of real
+instances; tests/fleet/test_container.py runs the image that .ci/run builds from the
+Dockerfile. The compose layout itself is not brought up: its postgres, redis and nginx
+images come from Docker Hub, which CI cannot reach (docs/deploy.md).
 """
 
 from __future__ import annotations
