@@ -1,11 +1,27 @@
 # The minicommerce server: `docker build -t minicommerce .` at the repository root.
 # deploy/compose.yaml runs it as several instances behind nginx (docs/deploy.md).
-FROM python:3.11-slim-bookworm
+#
+# The base is the official Python image. Any Debian bookworm with python3 and
+# python3-venv works too (--build-arg BASE_IMAGE=...): CI builds on one made with
+# debootstrap where Docker Hub cannot be reached (tools/docker-local-base.sh).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+# The server lives in its own virtual environment, first on PATH: `minicommerce` and
+# `python` (the HEALTHCHECK's) are the environment's whatever the base, and pip never
+# touches the system's Python (Debian's refuses it: PEP 668).
+ENV VIRTUAL_ENV=/opt/minicommerce \
+    PATH=/opt/minicommerce/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python3 -m venv /opt/minicommerce
+
+# The package index: PyPI, unless a mirror is given (--build-arg
+# PIP_INDEX_URL=https://mirror.example/simple; tools/docker-build.sh gives a wheelhouse
+# served by the host). A build argument, so it is not left in the image's environment.
+ARG PIP_INDEX_URL
 
 # The server extra brings everything the settings can name: psycopg (binary wheels, no
 # compiler needed), redis, Pillow, granian. Sources are dropped after the install.
