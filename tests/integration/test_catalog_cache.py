@@ -351,7 +351,7 @@ def listener(redis_url: str) -> Iterator[tuple[str, PubSub]]:
     acknowledges: a writer waits out its lease for every invalidation."""
     prefix = f"mc-test-{uuid.uuid4().hex[:12]}:"
     client = redis.Redis.from_url(redis_url)
-    pubsub = client.pubsub()
+    pubsub = PubSub(client.connection_pool)
     pubsub.subscribe(prefix + "inv")
     assert pubsub.get_message(timeout=5) is not None  # the subscription's confirmation
     yield prefix, pubsub
