@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,6 +59,27 @@ def call(
         )
     finally:
         connection.close()
+
+
+def upload_image(port: int, product_id: int, image: bytes, token: str) -> Answer:
+    """Staff upload ``image`` (JPEG bytes) to a product, as a browser's multipart form."""
+    boundary = uuid.uuid4().hex
+    form = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="mug.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return call(
+        port,
+        "POST",
+        f"{API}/products/{product_id}/images",
+        body=form,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        token=token,
+    )
 
 
 def requests_served(port: int) -> Counter[tuple[str, str, int]]:

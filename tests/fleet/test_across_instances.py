@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from tests.conftest import REDIS_URL, new_postgres_database, require_service
-from tests.fleet.client import API, Answer, call, degraded_count
+from tests.fleet.client import API, Answer, call, degraded_count, upload_image
 from tests.fleet.conftest import (
     ADDRESS,
     PASSWORD,
@@ -235,23 +235,7 @@ def test_an_image_uploaded_through_one_instance_is_served_by_nginx_from_the_shar
     shop, url = shop_fleet
     token = library_token(url, new_user(url, is_staff=True))
     (product,) = new_products(url, [5])
-    boundary = uuid.uuid4().hex
-    form = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="mug.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + photo(800, 600)
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    uploaded = call(
-        shop.port,
-        "POST",
-        f"{API}/products/{product}/images",
-        body=form,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-        token=token,
-    )
+    uploaded = upload_image(shop.port, product, photo(800, 600), token)
     assert uploaded.status == 201, uploaded.body
     renditions = uploaded.json()["renditions"]
     assert renditions

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.conftest import ADDRESS, REDIS_URL, new_postgres_database, require_service
-from tests.fleet.client import API, Answer, call, requests_served
+from tests.fleet.client import API, Answer, call, requests_served, upload_image
 from tests.fleet.machine import (
     HTTP_PORTS,
     POSTGRES_PORTS,
@@ -287,23 +287,7 @@ def test_a_customer_registers_signs_in_and_orders_and_staff_uploads_an_image(
     # The staff user made by `minicommerce create-admin` in a one-off container uploads an
     # image: the unprivileged server writes it to its media directory and serves it.
     staff = login(shop, "staff@example.com")
-    boundary = uuid.uuid4().hex
-    form = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="mug.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + photo(400, 300)
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    uploaded = call(
-        shop.port,
-        "POST",
-        f"{API}/products/{product['id']}/images",
-        body=form,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-        token=staff,
-    )
+    uploaded = upload_image(shop.port, product["id"], photo(400, 300), staff)
     assert uploaded.status == 201, uploaded.body
     rendition = uploaded.json()["renditions"][0]
     served = shop.get(rendition["url"])
