@@ -15,6 +15,13 @@ from litestar.types import Scope
 from minicommerce import AuthenticationError, PermissionDenied, SessionCheck, Shop, User
 
 _USER = "user"  # where the loaded user is kept in the request's state
+_SIGN_IN = "Sign in: send 'Authorization: Bearer <access_token>'."
+
+
+def _access_token(scope: Scope) -> str | None:
+    """The request's access token, if the edge found a valid one."""
+    token = scope.get("state", {}).get("access_token")
+    return token if isinstance(token, str) else None
 
 
 def signed_in_user(scope: Scope, shop: Shop) -> User:
@@ -23,12 +30,12 @@ def signed_in_user(scope: Scope, shop: Shop) -> User:
     user = state.get(_USER)
     if isinstance(user, User):
         return user
-    token = state.get("access_token")
+    token = _access_token(scope)
     if token is None:
         error = state.get("auth_error")
         if isinstance(error, AuthenticationError):
             raise error
-        raise AuthenticationError("Sign in: send 'Authorization: Bearer <access_token>'.")
+        raise AuthenticationError(_SIGN_IN)
     # Here, not in the edge, the session is checked in storage: only routes that need a
     # user pay for it, and they run in a worker thread.
     user = shop.auth.authenticate(token)
@@ -70,15 +77,15 @@ class Caller:
     def session(self) -> SessionCheck:
         """The session the token claims, not checked yet (no I/O): for a service call that
         checks it itself, in the statement of its write (``OrderService.place``)."""
-        token = self._scope.get("state", {}).get("access_token")
-        if not isinstance(token, str):
-            raise AuthenticationError("Sign in: send 'Authorization: Bearer <access_token>'.")
+        token = _access_token(self._scope)
+        if token is None:
+            raise AuthenticationError(_SIGN_IN)
         return self._shop.auth.session_of(token)
 
     def ended(self) -> None:
         """The session was found ended by a write that checked it: stop trusting the token."""
-        token = self._scope.get("state", {}).get("access_token")
-        if isinstance(token, str):
+        token = _access_token(self._scope)
+        if token is not None:
             self._shop.auth.forget(token)
 
 
@@ -89,7 +96,7 @@ def provide_caller(request: Request[Any, Any, Any], shop: NamedDependency[Shop])
         error = state.get("auth_error")
         if isinstance(error, AuthenticationError):
             raise error
-        raise AuthenticationError("Sign in: send 'Authorization: Bearer <access_token>'.")
+        raise AuthenticationError(_SIGN_IN)
     return Caller(request.scope, shop)
 
 
