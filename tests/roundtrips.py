@@ -9,10 +9,12 @@ from pathlib import Path
 from minicommerce import Shop
 
 
-def round_trips(shop: Shop, action: Callable[[], object]) -> list[str]:
-    """The messages ``action`` sent on the writer's one pooled connection (libpq's trace),
-    one string per round trip: what it sent before each ``Sync`` or simple ``Query``."""
-    with shop.database.writer.connect() as conn:
+def round_trips(shop: Shop, action: Callable[[], object], *, reader: bool = False) -> list[str]:
+    """The messages ``action`` sent on the writer's (or the ``reader``'s) one pooled
+    connection (libpq's trace), one string per round trip: what it sent before each
+    ``Sync`` or simple ``Query``."""
+    engine = shop.database.reader if reader else shop.database.writer
+    with engine.connect() as conn:
         raw = conn.connection.dbapi_connection
     assert raw is not None
     from psycopg import pq

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from litestar import Request
@@ -12,7 +13,16 @@ from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 from litestar.types import Scope
 
-from minicommerce import AuthenticationError, PermissionDenied, SessionCheck, Shop, User
+from minicommerce import (
+    AuthenticationError,
+    InvalidToken,
+    PermissionDenied,
+    SessionCheck,
+    Shop,
+    User,
+)
+
+T = TypeVar("T")
 
 _USER = "user"  # where the loaded user is kept in the request's state
 _SIGN_IN = "Sign in: send 'Authorization: Bearer <access_token>'."
@@ -82,11 +92,18 @@ class Caller:
             raise AuthenticationError(_SIGN_IN)
         return self._shop.auth.session_of(token)
 
-    def ended(self) -> None:
-        """The session was found ended by a write that checked it: stop trusting the token."""
-        token = _access_token(self._scope)
-        if token is not None:
-            self._shop.auth.forget(token)
+    def checked_by(self, call: Callable[[SessionCheck], T]) -> T:
+        """``call``'s answer, given the session the token claims, for a service method that
+        checks it itself (``session=``). When that finds it ended (:class:`InvalidToken`),
+        the token is trusted no more."""
+        session = self.session
+        try:
+            return call(session)
+        except InvalidToken:
+            token = _access_token(self._scope)
+            if token is not None:
+                self._shop.auth.forget(token)
+            raise
 
 
 def provide_caller(request: Request[Any, Any, Any], shop: NamedDependency[Shop]) -> Caller:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from litestar.testing import TestClient
 
-from minicommerce import Shop
-from tests.server.conftest import Account, Client
+from minicommerce import Registration, Shop
+from minicommerce_server.app import create_app
+from tests.conftest import FAST_ARGON2, SECRET
+from tests.server.conftest import Account, Client, make_settings
 from tests.server.helpers import API, assert_problem, assert_validation, make_product
 
 CART = f"{API}/cart"
@@ -165,3 +168,34 @@ def test_cart_routes_are_in_the_schema(client: Client) -> None:
     assert set(paths[CART]) >= {"get", "delete"}
     put = paths[f"{CART}/items/{{product_id}}"]["put"]
     assert {"200", "401", "404", "409", "422"} <= set(put["responses"])
+
+
+def test_an_ended_session_neither_sees_nor_changes_its_cart(database_url: str) -> None:
+    """On each backend (on PostgreSQL the cart's read or write checks the session itself):
+    once the session ended, every cart request is a 401, whatever it asks, and the cart is
+    as it was."""
+    with Shop.open(database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False) as shop:
+        app = create_app(make_settings(), shop=shop, configure_logs=False)
+        with TestClient(app) as client:
+            mug = make_product(shop, "Mug", "9.50", stock=5)
+            email, password = "ended@example.com", "a long enough password"
+            user = shop.accounts.register(Registration(email=email, password=password))
+            pair = client.post(f"{API}/auth/login", json={"email": email, "password": password})
+            tokens = pair.json()
+            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            assert client.put(item(mug.id), json={"quantity": 2}, headers=headers).is_success
+            logout = client.post(
+                f"{API}/auth/logout", json={"refresh_token": tokens["refresh_token"]}
+            )
+            assert logout.status_code == 204
+            for request in [
+                lambda: client.get(CART, headers=headers),
+                lambda: client.put(item(mug.id), json={"quantity": 3}, headers=headers),
+                lambda: client.put(item(mug.id), json={"quantity": 99}, headers=headers),
+                lambda: client.put(item(mug.id + 100), json={"quantity": 1}, headers=headers),
+                lambda: client.put(item(mug.id), json={"quantity": 0}, headers=headers),
+            ]:
+                assert_problem(request(), 401, "invalid_token")
+        assert [(line.product_id, line.quantity) for line in shop.carts.view(user.id).items] == [
+            (mug.id, 2)
+        ]

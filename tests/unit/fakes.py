@@ -20,8 +20,9 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from minicommerce.accounts.models import RefreshTokenRecord, User
+from minicommerce.accounts.models import RefreshTokenRecord, SessionCheck, SignedOut, User
 from minicommerce.carts.models import StoredLine
+from minicommerce.carts.repository import refuse_session
 from minicommerce.catalog.models import (
     LowStockProduct,
     NewProduct,
@@ -497,10 +498,18 @@ class MemoryLoginFailures:
 
 
 class MemoryCarts:
+    checks_session = False
+
     def __init__(self, state: State) -> None:
         self._state = state
 
-    def lines(self, user_id: int) -> list[StoredLine]:
+    def lines(
+        self, user_id: int, *, session: SessionCheck | None = None
+    ) -> list[StoredLine] | SignedOut:
+        refuse_session(session)
+        return self._lines(user_id)
+
+    def _lines(self, user_id: int) -> list[StoredLine]:
         lines = []
         for (owner, product_id), line in sorted(
             self._state.cart_items.items(), key=lambda kv: (kv[1]["added_at"], kv[0][1])
@@ -521,9 +530,17 @@ class MemoryCarts:
         return lines
 
     def put(
-        self, user_id: int, product_id: int, quantity: int, now: datetime, max_lines: int
-    ) -> list[StoredLine] | None:
-        lines = self.lines(user_id)
+        self,
+        user_id: int,
+        product_id: int,
+        quantity: int,
+        now: datetime,
+        max_lines: int,
+        *,
+        session: SessionCheck | None = None,
+    ) -> list[StoredLine] | SignedOut | None:
+        refuse_session(session)
+        lines = self._lines(user_id)
         if len(lines) >= max_lines and all(line.product_id != product_id for line in lines):
             return None
         line = self._state.cart_items.get((user_id, product_id))
@@ -535,11 +552,11 @@ class MemoryCarts:
             }
         else:
             line.update(quantity=quantity, updated_at=now)
-        return self.lines(user_id)
+        return self._lines(user_id)
 
     def take_out(self, user_id: int, product_id: int) -> list[StoredLine]:
         self._state.cart_items.pop((user_id, product_id), None)
-        return self.lines(user_id)
+        return self._lines(user_id)
 
     def clear(self, user_id: int) -> None:
         for owner, product_id in list(self._state.cart_items):

@@ -79,6 +79,13 @@ class SessionCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class SignedOut:
+    """Storage's answer to a write or read made for a :class:`SessionCheck` that is not
+    live (ended, too old, another user's, or the account is not active): nothing was
+    written or read."""
+
+
+@dataclass(frozen=True, slots=True)
 class TokenPair:
     """What a login or a refresh hands out. ``expires_in`` is the access token's life in seconds."""
 

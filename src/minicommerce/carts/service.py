@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from minicommerce.accounts.auth import SESSION_ENDED, signed_in
+from minicommerce.accounts.models import SessionCheck, SignedOut
 from minicommerce.carts.models import MAX_CART_LINES, Cart, CartLine, LineQuantity, StoredLine
 from minicommerce.clock import Clock, utcnow
-from minicommerce.errors import InsufficientStock, NotFound, ShortItem, ValidationError
+from minicommerce.errors import (
+    InsufficientStock,
+    InvalidToken,
+    NotFound,
+    ShortItem,
+    ValidationError,
+)
 from minicommerce.ids import is_valid_id
 from minicommerce.uow import UnitOfWorkFactory
 
@@ -23,30 +31,70 @@ class CartService:
         self._currency = currency
         self._clock = clock
 
-    def view(self, user_id: int) -> Cart:
+    def view(self, user_id: int, *, session: SessionCheck | None = None) -> Cart:
+        """The cart. With ``session`` (the caller's, ``AuthService.session_of``), only while
+        it is live (:class:`InvalidToken` otherwise); where storage checks it in the read
+        (``CartRepository.checks_session``), it costs no query of its own."""
+        _same_user(user_id, session)
         with self._uow(write=False) as uow:
-            return self._cart(uow.carts.lines(user_id))
+            if session is not None and not uow.carts.checks_session:
+                signed_in(uow, session)
+                session = None
+            lines = uow.carts.lines(user_id, session=session)
+        if isinstance(lines, SignedOut):
+            raise InvalidToken(SESSION_ENDED)
+        return self._cart(lines)
 
-    def set_quantity(self, user_id: int, product_id: int, change: LineQuantity) -> Cart:
+    def set_quantity(
+        self,
+        user_id: int,
+        product_id: int,
+        change: LineQuantity,
+        *,
+        session: SessionCheck | None = None,
+    ) -> Cart:
         """Set a line's quantity (0 removes it). An unknown or removed product is
         :class:`NotFound`; more than the stock is :class:`InsufficientStock`; a new line in
-        a cart of ``MAX_CART_LINES`` products is a :class:`ValidationError`."""
-        if not is_valid_id(product_id):
-            raise NotFound("Product", product_id)
+        a cart of ``MAX_CART_LINES`` products is a :class:`ValidationError`.
+
+        With ``session``, nothing is answered or written unless it is live
+        (:class:`InvalidToken`): a signed-out caller learns nothing of the product. Where
+        storage checks it in the write, a line set costs no query of its own for it."""
+        _same_user(user_id, session)
         with self._uow(write=True) as uow:
-            product = uow.products.get(product_id)
-            if product is None:
+            # Only a line set (the hot path) is checked by its write; the rest read first.
+            folded = (
+                session is not None
+                and uow.carts.checks_session
+                and change.quantity > 0
+                and is_valid_id(product_id)
+            )
+            if session is not None and not folded:
+                signed_in(uow, session)
+            if not is_valid_id(product_id):
                 raise NotFound("Product", product_id)
+            product = uow.products.get(product_id)
+            if product is None or change.quantity > product.stock_quantity:
+                if folded and session is not None:  # a refusal must not answer a stranger
+                    signed_in(uow, session)
+                if product is None:
+                    raise NotFound("Product", product_id)
+                raise InsufficientStock(
+                    [ShortItem(product_id, change.quantity, product.stock_quantity)]
+                )
             if change.quantity == 0:
                 lines = uow.carts.take_out(user_id, product_id)
             else:
-                if change.quantity > product.stock_quantity:
-                    raise InsufficientStock(
-                        [ShortItem(product_id, change.quantity, product.stock_quantity)]
-                    )
                 put = uow.carts.put(
-                    user_id, product_id, change.quantity, self._clock(), MAX_CART_LINES
+                    user_id,
+                    product_id,
+                    change.quantity,
+                    self._clock(),
+                    MAX_CART_LINES,
+                    session=session if folded else None,
                 )
+                if isinstance(put, SignedOut):
+                    raise InvalidToken(SESSION_ENDED)
                 if put is None:
                     raise ValidationError.single(
                         "product_id",
@@ -63,7 +111,9 @@ class CartService:
             if is_valid_id(product_id):
                 lines = uow.carts.take_out(user_id, product_id)
             else:
-                lines = uow.carts.lines(user_id)
+                read = uow.carts.lines(user_id)
+                assert not isinstance(read, SignedOut)  # no session was given
+                lines = read
             uow.commit()
         return self._cart(lines)
 
@@ -90,3 +140,8 @@ class CartService:
             currency=self._currency,
             item_count=sum(item.quantity for item in items),
         )
+
+
+def _same_user(user_id: int, session: SessionCheck | None) -> None:
+    if session is not None and session.user_id != user_id:
+        raise ValueError("the session is not the user's")

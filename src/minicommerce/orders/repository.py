@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from minicommerce.accounts.models import SessionCheck
+from minicommerce.accounts.models import SessionCheck, SignedOut
 from minicommerce.orders.models import Customer, Order, OrderItem, OrderStatus
 from minicommerce.orders.placement import OrderDraft, StockRow
 
@@ -56,12 +56,6 @@ class Seen:
 class Stale:
     """Nothing was recorded: what the draft was made of changed since it was read (a
     product's price, name, SKU or stock, the cart). Read again and draft again."""
-
-
-@dataclass(frozen=True, slots=True)
-class SignedOut:
-    """Nothing was recorded: ``NewOrder.session`` is not live (ended, too old, another
-    user's, or the account is not active)."""
 
 
 @dataclass(frozen=True, slots=True)

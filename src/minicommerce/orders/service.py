@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from minicommerce.accounts.auth import SESSION_ENDED, signed_in
-from minicommerce.accounts.models import SessionCheck
+from minicommerce.accounts.models import SessionCheck, SignedOut
 from minicommerce.catalog.cache import CatalogCache, CatalogChange, NoCatalogCache
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import (
@@ -45,7 +45,6 @@ from minicommerce.orders.repository import (
     NewOrder,
     OrderRepository,
     Seen,
-    SignedOut,
 )
 from minicommerce.orders.rowcache import ROW_CACHE_SIZE, RowCache
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id

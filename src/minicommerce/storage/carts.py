@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from minicommerce.accounts.models import SessionCheck, SignedOut
 from minicommerce.carts.models import StoredLine
+from minicommerce.carts.repository import refuse_session
 from minicommerce.storage.reads import CompiledRead
 from minicommerce.storage.tables import cart_items, products
 
@@ -31,16 +33,29 @@ _LINES = CompiledRead(
 
 
 class SqlCartRepository:
+    checks_session = False  # the service reads the session in the same unit of work
+
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
-    def lines(self, user_id: int) -> list[StoredLine]:
-        return stored_lines(_LINES.all(self._conn, {"user_id": user_id}))
+    def lines(
+        self, user_id: int, *, session: SessionCheck | None = None
+    ) -> list[StoredLine] | SignedOut:
+        refuse_session(session)
+        return self._lines(user_id)
 
     def put(
-        self, user_id: int, product_id: int, quantity: int, now: datetime, max_lines: int
-    ) -> list[StoredLine] | None:
-        lines = self.lines(user_id)
+        self,
+        user_id: int,
+        product_id: int,
+        quantity: int,
+        now: datetime,
+        max_lines: int,
+        *,
+        session: SessionCheck | None = None,
+    ) -> list[StoredLine] | SignedOut | None:
+        refuse_session(session)
+        lines = self._lines(user_id)
         if len(lines) >= max_lines and all(line.product_id != product_id for line in lines):
             return None
         # One upsert: two requests adding the same line at once (a double tap, two tabs)
@@ -54,16 +69,19 @@ class SqlCartRepository:
             "updated_at": now,
         }
         self._conn.execute(_UPSERT[self._conn.dialect.name], values)
-        return self.lines(user_id)
+        return self._lines(user_id)
 
     def take_out(self, user_id: int, product_id: int) -> list[StoredLine]:
         self._conn.execute(
             sa.delete(cart_items).where(_c.user_id == user_id, _c.product_id == product_id)
         )
-        return self.lines(user_id)
+        return self._lines(user_id)
 
     def clear(self, user_id: int) -> None:
         self._conn.execute(sa.delete(cart_items).where(_c.user_id == user_id))
+
+    def _lines(self, user_id: int) -> list[StoredLine]:
+        return stored_lines(_LINES.all(self._conn, {"user_id": user_id}))
 
 
 def stored_lines(rows: Iterable[Any]) -> list[StoredLine]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from minicommerce.accounts.models import SignedOut
 from minicommerce.orders.models import (
     Customer,
     Order,
@@ -23,7 +24,6 @@ from minicommerce.orders.repository import (
     KeyTaken,
     NewOrder,
     Seen,
-    SignedOut,
     Stale,
 )
 from minicommerce.storage.carts import SqlCartRepository

@@ -32,6 +32,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
+from minicommerce.accounts.models import SignedOut
 from minicommerce.orders.models import Order, answer_of
 from minicommerce.orders.placement import OrderDraft, StockRow
 from minicommerce.orders.repository import (
@@ -39,11 +40,11 @@ from minicommerce.orders.repository import (
     KeyTaken,
     NewOrder,
     Seen,
-    SignedOut,
     Stale,
 )
 from minicommerce.storage.autocommit import lone_cursor
 from minicommerce.storage.orders import SqlOrderRepository, answered, placed
+from minicommerce.storage.postgres_sessions import SIGNED_IN, session_params
 
 _ANSWERED = (
     "SELECT fingerprint, order_id, answer FROM idempotency_keys"
@@ -111,17 +112,9 @@ new_lines AS (
 SELECT (SELECT ok FROM checked) AS ok, (SELECT id FROM new_order) AS id,
        (SELECT count(*) FROM taken) AS taken, {signed_in} AS signed_in
 """
-# The caller's session, checked by the statement that records the order (the rule of
-# ``accounts.auth.signed_in``: an active user, a session of theirs that has not ended and
-# started after the maximum age); no product is locked when it is not live.
-_SESSION = """
-signed_in AS MATERIALIZED (
-    SELECT EXISTS (
-        SELECT FROM sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.id = %(session_id)s AND s.user_id = %(user_id)s AND s.revoked_at IS NULL
-          AND s.created_at > %(started_after)s AND u.is_active
-    ) AS ok
-),"""
+# The caller's session, checked by the statement that records the order; no product is
+# locked when it is not live.
+_SESSION = SIGNED_IN + ",\n"
 # A cart checkout: the cart, locked first, must still be the one that was read.
 _CART = """,
 cart AS MATERIALIZED (
@@ -241,8 +234,7 @@ class PgOrderRepository(SqlOrderRepository):
             params["answer"] = answer_of(placed(0, new, draft))  # the id is kept beside it
         session = new.session
         if session is not None:
-            params["session_id"] = session.session_id
-            params["started_after"] = session.started_after
+            params |= session_params(session)
         row = self._run(ADD[from_cart, keyed, session is not None], params)[0]
         if not row["signed_in"]:
             return SignedOut()

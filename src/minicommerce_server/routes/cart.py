@@ -11,6 +11,9 @@ from minicommerce_server.problems import problems
 from minicommerce_server.security import Caller
 
 
+# Viewing the cart and setting a line, the cart's requests under a shop's load, check the
+# session in the statement that reads or writes the cart, where storage can
+# (``CartRepository.checks_session``): no query of its own for it.
 class CartController(Controller):
     path = "/cart"
     tags = ["Cart"]
@@ -18,7 +21,7 @@ class CartController(Controller):
 
     @get("/", sync_to_thread=True, summary="The caller's cart", responses=problems(401, 429))
     def view(self, caller: NamedDependency[Caller], shop: NamedDependency[Shop]) -> Cart:
-        return shop.carts.view(caller.user.id)
+        return caller.checked_by(lambda session: shop.carts.view(session.user_id, session=session))
 
     @put(
         "/items/{product_id:int}",
@@ -40,7 +43,11 @@ class CartController(Controller):
         caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> Cart:
-        return shop.carts.set_quantity(caller.user.id, product_id, data)
+        return caller.checked_by(
+            lambda session: shop.carts.set_quantity(
+                session.user_id, product_id, data, session=session
+            )
+        )
 
     @delete(
         "/items/{product_id:int}",

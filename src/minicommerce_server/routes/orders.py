@@ -10,7 +10,6 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from minicommerce import (
     AdminOrder,
-    InvalidToken,
     Order,
     OrderStatus,
     Page,
@@ -74,14 +73,11 @@ class OrderController(Controller):
     ) -> Order:
         # The session is checked by placement itself: in the statement that records the
         # order where storage can, so a placed order costs no query of its own for it.
-        session = caller.session
-        try:
-            order, created = shop.orders.place(
+        order, created = caller.checked_by(
+            lambda session: shop.orders.place(
                 session.user_id, data, idempotency_key, session=session
             )
-        except InvalidToken:
-            caller.ended()
-            raise
+        )
         if created:
             metrics_of(request).count("orders_placed")
         return order
