@@ -114,6 +114,17 @@ def _truncate_postgres(url: str) -> None:
     database.dispose()
 
 
+@pytest.fixture
+def one_connection(postgres_database_url: str) -> Iterator[Shop]:
+    """A shop on a clean PostgreSQL database whose pools hold one connection each: the
+    connection that ``tests.roundtrips.round_trips`` traces."""
+    _truncate_postgres(postgres_database_url)
+    with Shop.open(
+        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False, pool_size=1
+    ) as shop:
+        yield shop
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A clean, migrated database on each backend."""

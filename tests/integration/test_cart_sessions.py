@@ -5,7 +5,7 @@ check it in the statement that reads or writes the cart: no query of their own f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from minicommerce import InvalidToken, LineQuantity, NewProduct, SessionCheck, Shop
 from minicommerce.carts.models import MAX_CART_LINES
 from minicommerce.storage.tables import cart_items
-from tests.conftest import FAST_ARGON2, SECRET, _truncate_postgres
 from tests.roundtrips import round_trips
 from tests.sessions import ENDINGS, Customer, logged_out, sign_in, too_old
 
@@ -108,15 +107,6 @@ def test_the_session_must_be_the_users(shop: Shop, mug: int) -> None:
         shop.carts.view(other.id, session=customer.session)
     with pytest.raises(ValueError, match="not the user's"):
         shop.carts.set_quantity(other.id, mug, quantity(1), session=customer.session)
-
-
-@pytest.fixture
-def one_connection(postgres_database_url: str) -> Iterator[Shop]:
-    _truncate_postgres(postgres_database_url)
-    with Shop.open(
-        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False, pool_size=1
-    ) as shop:
-        yield shop
 
 
 def test_the_session_costs_no_round_trip_of_its_own(one_connection: Shop) -> None:

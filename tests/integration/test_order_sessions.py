@@ -5,7 +5,7 @@ the order, so a placed order costs no query of its own for it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from minicommerce import (
     Shop,
 )
 from minicommerce.storage.tables import idempotency_keys, orders
-from tests.conftest import ADDRESS, FAST_ARGON2, SECRET, _truncate_postgres
+from tests.conftest import ADDRESS
 from tests.roundtrips import round_trips
 from tests.sessions import ENDINGS, Customer, logged_out, sign_in, too_old
 
@@ -103,15 +103,6 @@ def test_the_session_must_be_the_users(stocked: tuple[Shop, int]) -> None:
     customer, other = sign_in(shop), sign_in(shop)
     with pytest.raises(ValueError, match="not the user's"):
         shop.orders.place(other.id, request((mug, 1)), session=customer.session)
-
-
-@pytest.fixture
-def one_connection(postgres_database_url: str) -> Iterator[Shop]:
-    _truncate_postgres(postgres_database_url)
-    with Shop.open(
-        postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False, pool_size=1
-    ) as shop:
-        yield shop
 
 
 def test_a_placed_order_checks_its_session_in_its_one_statement(one_connection: Shop) -> None:

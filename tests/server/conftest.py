@@ -62,20 +62,24 @@ class Account:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+def sign_up(client: Client, shop: Shop, email: str, *, staff: bool = False) -> Account:
+    """A new account, signed in over HTTP."""
+    password = "a long enough password"
+    user = shop.accounts.register(Registration(email=email, password=password), is_staff=staff)
+    response = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Account(user.id, email, password, body["access_token"], body["refresh_token"])
+
+
 @pytest.fixture
 def signup(client: Client, sqlite_shop: Shop) -> Callable[..., Account]:
     counter = iter(range(1_000_000))
 
     def make(*, staff: bool = False, email: str | None = None) -> Account:
-        email = email or f"user{next(counter)}@example.com"
-        password = "a long enough password"
-        user = sqlite_shop.accounts.register(
-            Registration(email=email, password=password), is_staff=staff
+        return sign_up(
+            client, sqlite_shop, email or f"user{next(counter)}@example.com", staff=staff
         )
-        response = client.post("/api/v1/auth/login", json={"email": email, "password": password})
-        assert response.status_code == 200, response.text
-        body = response.json()
-        return Account(user.id, email, password, body["access_token"], body["refresh_token"])
 
     return make
 

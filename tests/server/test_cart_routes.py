@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 from litestar.testing import TestClient
 
-from minicommerce import Registration, Shop
+from minicommerce import Shop
 from minicommerce_server.app import create_app
 from tests.conftest import FAST_ARGON2, SECRET
-from tests.server.conftest import Account, Client, make_settings
+from tests.server.conftest import Account, Client, make_settings, sign_up
 from tests.server.helpers import API, assert_problem, assert_validation, make_product
 
 CART = f"{API}/cart"
@@ -178,24 +178,22 @@ def test_an_ended_session_neither_sees_nor_changes_its_cart(database_url: str) -
         app = create_app(make_settings(), shop=shop, configure_logs=False)
         with TestClient(app) as client:
             mug = make_product(shop, "Mug", "9.50", stock=5)
-            email, password = "ended@example.com", "a long enough password"
-            user = shop.accounts.register(Registration(email=email, password=password))
-            pair = client.post(f"{API}/auth/login", json={"email": email, "password": password})
-            tokens = pair.json()
-            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            who = sign_up(client, shop, "ended@example.com")
+            headers = who.headers
             assert client.put(item(mug.id), json={"quantity": 2}, headers=headers).is_success
-            logout = client.post(
-                f"{API}/auth/logout", json={"refresh_token": tokens["refresh_token"]}
-            )
+            logout = client.post(f"{API}/auth/logout", json={"refresh_token": who.refresh_token})
             assert logout.status_code == 204
-            for request in [
-                lambda: client.get(CART, headers=headers),
-                lambda: client.put(item(mug.id), json={"quantity": 3}, headers=headers),
-                lambda: client.put(item(mug.id), json={"quantity": 99}, headers=headers),
-                lambda: client.put(item(mug.id + 100), json={"quantity": 1}, headers=headers),
-                lambda: client.put(item(mug.id), json={"quantity": 0}, headers=headers),
+            assert_problem(client.get(CART, headers=headers), 401, "invalid_token")
+            for product_id, quantity in [
+                (mug.id, 3),  # would be set
+                (mug.id, 99),  # more than the stock
+                (mug.id + 100, 1),  # no such product
+                (mug.id, 0),  # a removal
             ]:
-                assert_problem(request(), 401, "invalid_token")
-        assert [(line.product_id, line.quantity) for line in shop.carts.view(user.id).items] == [
+                response = client.put(
+                    item(product_id), json={"quantity": quantity}, headers=headers
+                )
+                assert_problem(response, 401, "invalid_token")
+        assert [(line.product_id, line.quantity) for line in shop.carts.view(who.id).items] == [
             (mug.id, 2)
         ]

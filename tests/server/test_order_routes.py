@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from minicommerce import LineQuantity, ProductChanges, Registration, Shop
+from minicommerce import LineQuantity, ProductChanges, Shop
 from minicommerce_server.app import create_app
 from tests.conftest import ADDRESS, FAST_ARGON2, SECRET
-from tests.server.conftest import Account, Client, make_settings
+from tests.server.conftest import Account, Client, make_settings, sign_up
 from tests.server.helpers import (
     API,
     assert_problem,
@@ -224,11 +224,7 @@ def test_an_ended_session_orders_nothing_and_learns_nothing(database_url: str) -
         app = create_app(make_settings(), shop=shop, configure_logs=False)
         with TestClient(app) as client:
             mug = make_product(shop, "Mug", "9.50", stock=5)
-            email, password = "ended@example.com", "a long enough password"
-            user = shop.accounts.register(Registration(email=email, password=password))
-            pair = client.post(f"{API}/auth/login", json={"email": email, "password": password})
-            tokens = pair.json()
-            who = Account(user.id, email, password, tokens["access_token"], tokens["refresh_token"])
+            who = sign_up(client, shop, "ended@example.com")
             line = [{"product_id": mug.id, "quantity": 1}]
             assert place(client, who, line, key="k1").status_code == 201
             logout = client.post(f"{API}/auth/logout", json={"refresh_token": who.refresh_token})
