@@ -1,7 +1,7 @@
-"""The cart for a session (``CartService.view`` and ``set_quantity`` with ``session=``), on
-every backend: nothing is read, written or answered unless the session is live, and the
-session's check comes before every other answer. On PostgreSQL a view and a line set
-check it in the statement that reads or writes the cart: no query of their own for it."""
+"""The cart for a session (``CartService`` with ``session=``), on every backend: nothing
+is read, written or answered unless the session is live, and the session's check comes
+before every other answer. On PostgreSQL a view and a line set check it in the statement
+that reads or writes the cart: no query of their own for it."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def test_a_live_session_sets_and_views_its_cart(shop: Shop, mug: int) -> None:
     emptied = shop.carts.set_quantity(customer.id, mug, quantity(0), session=customer.session)
     assert emptied.items == []
     assert shop.carts.view(customer.id, session=customer.session) == emptied
+    shop.carts.set_quantity(customer.id, mug, quantity(1), session=customer.session)
+    assert shop.carts.remove(customer.id, mug, session=customer.session).items == []
+    assert shop.carts.remove(customer.id, 0, session=customer.session).items == []  # not an id
+    shop.carts.set_quantity(customer.id, mug, quantity(1), session=customer.session)
+    shop.carts.clear(customer.id, session=customer.session)
+    assert shop.carts.view(customer.id).items == []
 
 
 @pytest.mark.parametrize("ending", ENDINGS, ids=lambda f: f.__name__)
@@ -60,6 +66,10 @@ def test_an_ended_session_neither_sets_nor_views(
         shop.carts.set_quantity(customer.id, mug, quantity(3), session=session)
     with pytest.raises(InvalidToken):
         shop.carts.view(customer.id, session=session)
+    with pytest.raises(InvalidToken):
+        shop.carts.remove(customer.id, mug, session=session)
+    with pytest.raises(InvalidToken):
+        shop.carts.clear(customer.id, session=session)
     assert stored(shop) == before
 
 
@@ -107,6 +117,10 @@ def test_the_session_must_be_the_users(shop: Shop, mug: int) -> None:
         shop.carts.view(other.id, session=customer.session)
     with pytest.raises(ValueError, match="not the user's"):
         shop.carts.set_quantity(other.id, mug, quantity(1), session=customer.session)
+    with pytest.raises(ValueError, match="not the user's"):
+        shop.carts.remove(other.id, mug, session=customer.session)
+    with pytest.raises(ValueError, match="not the user's"):
+        shop.carts.clear(other.id, session=customer.session)
 
 
 def test_the_session_costs_no_round_trip_of_its_own(one_connection: Shop) -> None:

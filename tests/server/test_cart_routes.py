@@ -194,6 +194,8 @@ def test_an_ended_session_neither_sees_nor_changes_its_cart(database_url: str) -
                     item(product_id), json={"quantity": quantity}, headers=headers
                 )
                 assert_problem(response, 401, "invalid_token")
+            assert_problem(client.delete(item(mug.id), headers=headers), 401, "invalid_token")
+            assert_problem(client.delete(CART, headers=headers), 401, "invalid_token")
         assert [(line.product_id, line.quantity) for line in shop.carts.view(who.id).items] == [
             (mug.id, 2)
         ]

@@ -16,7 +16,7 @@ from minicommerce.errors import (
     ValidationError,
 )
 from minicommerce.ids import is_valid_id
-from minicommerce.uow import UnitOfWorkFactory
+from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
 
 
 class CartService:
@@ -37,13 +37,7 @@ class CartService:
         (``CartRepository.checks_session``), it costs no query of its own."""
         _same_user(user_id, session)
         with self._uow(write=False) as uow:
-            if session is not None and not uow.carts.checks_session:
-                signed_in(uow, session)
-                session = None
-            lines = uow.carts.lines(user_id, session=session)
-        if isinstance(lines, SignedOut):
-            raise InvalidToken(SESSION_ENDED)
-        return self._cart(lines)
+            return self._cart(_lines(uow, user_id, session))
 
     def set_quantity(
         self,
@@ -105,20 +99,27 @@ class CartService:
             uow.commit()
         return self._cart(lines)
 
-    def remove(self, user_id: int, product_id: int) -> Cart:
-        """Remove a line; removing a line that is not there is not an error."""
+    def remove(self, user_id: int, product_id: int, *, session: SessionCheck | None = None) -> Cart:
+        """Remove a line; removing a line that is not there is not an error. With
+        ``session``, nothing is done unless it is live (read first, in the same unit of
+        work)."""
+        _same_user(user_id, session)
         with self._uow(write=True) as uow:
+            if session is not None:
+                signed_in(uow, session)
             if is_valid_id(product_id):
                 lines = uow.carts.take_out(user_id, product_id)
             else:
-                read = uow.carts.lines(user_id)
-                assert not isinstance(read, SignedOut)  # no session was given
-                lines = read
+                lines = _lines(uow, user_id, None)
             uow.commit()
         return self._cart(lines)
 
-    def clear(self, user_id: int) -> None:
+    def clear(self, user_id: int, *, session: SessionCheck | None = None) -> None:
+        """Empty the cart; with ``session``, only while it is live (as :meth:`remove`)."""
+        _same_user(user_id, session)
         with self._uow(write=True) as uow:
+            if session is not None:
+                signed_in(uow, session)
             uow.carts.clear(user_id)
             uow.commit()
 
@@ -140,6 +141,18 @@ class CartService:
             currency=self._currency,
             item_count=sum(item.quantity for item in items),
         )
+
+
+def _lines(uow: UnitOfWork, user_id: int, session: SessionCheck | None) -> list[StoredLine]:
+    """The user's lines; with ``session``, only while it is live: checked by the read where
+    storage can, else read first."""
+    if session is not None and not uow.carts.checks_session:
+        signed_in(uow, session)
+        session = None
+    lines = uow.carts.lines(user_id, session=session)
+    if isinstance(lines, SignedOut):
+        raise InvalidToken(SESSION_ENDED)
+    return lines
 
 
 def _same_user(user_id: int, session: SessionCheck | None) -> None:

@@ -11,9 +11,9 @@ from minicommerce_server.problems import problems
 from minicommerce_server.security import Caller
 
 
-# Viewing the cart and setting a line, the cart's requests under a shop's load, check the
-# session in the statement that reads or writes the cart, where storage can
-# (``CartRepository.checks_session``): no query of its own for it.
+# The cart's service checks the session itself: viewing the cart and setting a line, its
+# requests under a shop's load, in the statement that reads or writes the cart where
+# storage can (``CartRepository.checks_session``), with no query of its own for it.
 class CartController(Controller):
     path = "/cart"
     tags = ["Cart"]
@@ -62,7 +62,9 @@ class CartController(Controller):
         caller: NamedDependency[Caller],
         shop: NamedDependency[Shop],
     ) -> Cart:
-        return shop.carts.remove(caller.user.id, product_id)
+        return caller.checked_by(
+            lambda session: shop.carts.remove(session.user_id, product_id, session=session)
+        )
 
     @delete(
         "/",
@@ -72,4 +74,4 @@ class CartController(Controller):
         responses=problems(401, 429),
     )
     def clear(self, caller: NamedDependency[Caller], shop: NamedDependency[Shop]) -> None:
-        shop.carts.clear(caller.user.id)
+        caller.checked_by(lambda session: shop.carts.clear(session.user_id, session=session))
