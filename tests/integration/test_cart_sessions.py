@@ -145,3 +145,24 @@ def test_the_session_costs_no_round_trip_of_its_own(one_connection: Shop) -> Non
     with pytest.raises(InvalidToken):
         shop.carts.view(customer.id, session=session)
     assert stored(shop) == [(customer.id, mug, 2)]
+
+
+def test_a_view_for_a_session_answers_the_lines_a_plain_view_does(shop: Shop) -> None:
+    """Oldest line first, lines of removed products left out: the session's read on
+    PostgreSQL is its own statement, held here to the plain one's answer."""
+    customer = sign_in(shop)
+    ids = [
+        shop.catalog.create(NewProduct(name=f"P{i}", price=f"{i}.25", stock_quantity=9)).id
+        for i in range(1, 5)
+    ]
+    for product_id in (ids[2], ids[0], ids[3], ids[1]):
+        shop.carts.set_quantity(customer.id, product_id, quantity(2), session=customer.session)
+    shop.carts.set_quantity(customer.id, ids[2], quantity(5), session=customer.session)
+    shop.catalog.delete(ids[3])
+    cart = shop.carts.view(customer.id, session=customer.session)
+    assert [(line.product_id, line.quantity) for line in cart.items] == [
+        (ids[2], 5),
+        (ids[0], 2),
+        (ids[1], 2),
+    ]
+    assert cart == shop.carts.view(customer.id)
