@@ -86,7 +86,7 @@ class Caller:
     @property
     def session(self) -> SessionCheck:
         """The session the token claims, not checked yet (no I/O): for a service call that
-        checks it itself, in the statement of its write (``OrderService.place``)."""
+        checks it itself (``session=``: orders' placement, the cart's methods)."""
         token = _access_token(self._scope)
         if token is None:
             raise AuthenticationError(_SIGN_IN)

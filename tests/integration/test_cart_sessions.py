@@ -6,12 +6,14 @@ that reads or writes the cart: no query of their own for it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from minicommerce import InvalidToken, LineQuantity, NewProduct, SessionCheck, Shop
 from minicommerce.carts.models import MAX_CART_LINES
+from minicommerce.storage.carts import SqlCartRepository
 from minicommerce.storage.tables import cart_items
 from tests.roundtrips import round_trips
 from tests.sessions import ENDINGS, Customer, logged_out, sign_in, too_old
@@ -109,6 +111,19 @@ def test_a_full_cart_refuses_a_new_line_for_a_live_session(shop: Shop) -> None:
     # A line already there is still set.
     cart = shop.carts.set_quantity(customer.id, ids[0], quantity(4), session=customer.session)
     assert cart.item_count == MAX_CART_LINES + 3
+
+
+def test_storage_that_does_not_check_sessions_refuses_one(sqlite_shop: Shop) -> None:
+    """A session handed to storage that would not check it is an error, never ignored."""
+    shop = sqlite_shop
+    session = sign_in(shop).session
+    with shop.database.writer.connect() as conn:
+        carts = SqlCartRepository(conn)
+        assert not carts.checks_session
+        with pytest.raises(ValueError, match="does not check sessions"):
+            carts.lines(session.user_id, session=session)
+        with pytest.raises(ValueError, match="does not check sessions"):
+            carts.put(session.user_id, 1, 1, datetime.now(UTC), MAX_CART_LINES, session=session)
 
 
 def test_the_session_must_be_the_users(shop: Shop, mug: int) -> None:

@@ -57,20 +57,19 @@ class CartService:
         _same_user(user_id, session)
         with self._uow(write=True) as uow:
             # Only a line set (the hot path) is checked by its write; the rest read first.
-            folded = (
-                session is not None
-                and uow.carts.checks_session
-                and change.quantity > 0
-                and is_valid_id(product_id)
+            by_write = (
+                session
+                if uow.carts.checks_session and change.quantity > 0 and is_valid_id(product_id)
+                else None
             )
-            if session is not None and not folded:
+            if session is not None and by_write is None:
                 signed_in(uow, session)
             if not is_valid_id(product_id):
                 raise NotFound("Product", product_id)
             product = uow.products.get(product_id)
             if product is None or change.quantity > product.stock_quantity:
-                if folded and session is not None:  # a refusal must not answer a stranger
-                    signed_in(uow, session)
+                if by_write is not None:  # a refusal must not answer a stranger
+                    signed_in(uow, by_write)
                 if product is None:
                     raise NotFound("Product", product_id)
                 raise InsufficientStock(
@@ -85,7 +84,7 @@ class CartService:
                     change.quantity,
                     self._clock(),
                     MAX_CART_LINES,
-                    session=session if folded else None,
+                    session=by_write,
                 )
                 if isinstance(put, SignedOut):
                     raise InvalidToken(SESSION_ENDED)
