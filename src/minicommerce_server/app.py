@@ -18,7 +18,7 @@ from minicommerce.catalog.cache import NoCatalogCache
 from minicommerce_server.bodies import json_body_check
 from minicommerce_server.edge import EdgeMiddleware
 from minicommerce_server.observability import Metrics, configure_logging
-from minicommerce_server.offload import Offload
+from minicommerce_server.offload import HandlerThreads, Offload
 from minicommerce_server.openapi import render_plugins
 from minicommerce_server.pages import STATIC_DIR, content_security_policy, static_site
 from minicommerce_server.problems import EXCEPTION_HANDLERS
@@ -60,6 +60,7 @@ def create_app(
     metrics.catalog_cache = shop.catalog_cache.stats
     timeouts = shop.database.timeouts
     offload = Offload(workers=settings.db_pool_size, deadline=timeouts.longest_read)
+    handler_threads = HandlerThreads(workers=settings.db_pool_size)
     owns_backends = backends is None
     backends = backends or Backends.connect(
         settings.redis_url,
@@ -67,7 +68,11 @@ def create_app(
         on_degraded=lambda: metrics.count("ratelimit_degraded"),
     )
 
+    async def startup() -> None:
+        handler_threads.start()
+
     async def shutdown() -> None:
+        handler_threads.stop()
         offload.close()
         if owns_shop:
             shop.close()
@@ -162,8 +167,17 @@ def create_app(
             ),
         ),
         request_max_body_size=MAX_BODY,
+        on_startup=[startup],
         on_shutdown=[shutdown],
-        state=State({"metrics": metrics, "shop": shop, "offload": offload, "replay": replay}),
+        state=State(
+            {
+                "metrics": metrics,
+                "shop": shop,
+                "offload": offload,
+                "handler_threads": handler_threads,
+                "replay": replay,
+            }
+        ),
         debug=False,
         logging_config=None,
     )
