@@ -650,7 +650,9 @@ def start_server(
     return server
 
 
-LIMITS_ON = "1000000/minute"  # the limiter runs (through Redis) on every request, never refuses
+# The limiter runs (through Redis) on every request and never refuses: a fast machine
+# serves over 30,000 cached answers a second, 2 million a minute from one address.
+LIMITS_ON = "1000000000/minute"
 CACHE_RUNS: dict[str, dict[str, str]] = {
     "granian-redis": {"MINICOMMERCE_CATALOG_CACHE_TTL": "0"},
     "granian-cache": {"MINICOMMERCE_CATALOG_CACHE_TTL": "300"},
