@@ -49,6 +49,7 @@ from minicommerce.orders.repository import (
 )
 from minicommerce.orders.rowcache import ROW_CACHE_SIZE, RowCache
 from minicommerce.pagination import Page, decode_id_cursor, page_by_id
+from minicommerce.slots import FairSlots
 from minicommerce.text import CONTROL_MESSAGE, has_control
 from minicommerce.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -83,11 +84,12 @@ class OrderService:
     ``purge_batch`` keys older than ``key_ttl`` seconds, in a unit of work of its own.
 
     At most ``placement_concurrency`` placements of this service are in the database at
-    once (``None``: no bound); the others wait here. Buyers of one product queue on its
-    row lock in the database, where each one more waiting costs the database CPU and
-    stretches the tail: in the hot-product bench (64 buyers of one product, 2 processes of
-    20 threads) a bound of 8 cut the p99 from 233-393 to 125-171 ms. Waiting for the
-    catalog cache's acknowledgements (below) is outside the bound.
+    once (``None``: no bound); the others wait here, in the order they came
+    (``FairSlots``). Buyers of one product queue on its row lock in the database, where
+    each one more waiting costs the database CPU and stretches the tail: in the
+    hot-product bench (64 buyers of one product, 2 processes of 20 threads) a bound of 8
+    cut the p99 from 233-393 to 125-171 ms. Waiting for the catalog cache's
+    acknowledgements (below) is outside the bound.
 
     Stock taken or returned is told to the catalog ``cache`` after the commit, before the
     call returns; placement itself never reads the catalog cache (prices and stock are the
@@ -112,9 +114,7 @@ class OrderService:
             raise ValueError("placement_concurrency must be at least 1 (or None: no bound)")
         self._uow = uow
         self._slots: AbstractContextManager[object] = (
-            nullcontext()
-            if placement_concurrency is None
-            else threading.BoundedSemaphore(placement_concurrency)
+            nullcontext() if placement_concurrency is None else FairSlots(placement_concurrency)
         )
         self._catalog_cache: CatalogCache = catalog_cache or NoCatalogCache()
         self._currency = currency
