@@ -345,6 +345,40 @@ def test_a_write_returns_once_every_instance_has_acknowledged(
         assert a_cache.stats().errors == b_cache.stats().errors == 0
 
 
+def test_acknowledgements_go_on_after_their_connection_is_lost(
+    database_url: str, redis_url: str, media_dir: Path
+) -> None:
+    """The acknowledgements' connection asks Redis for no replies (``CLIENT REPLY OFF``),
+    and asks again whenever it reconnects: killed by Redis, it comes back, and writes go
+    back to returning on acknowledgements rather than on the lease. An acknowledgement
+    sent into the dead connection is lost, so one write may wait out its lease."""
+    lease = 1.0
+    a_cache = RedisCatalogCache(redis_url, lease=lease)
+    b_cache = RedisCatalogCache(redis_url, lease=lease)
+    admin = redis.Redis.from_url(redis_url)
+    with (
+        open_shop(database_url, media_dir, a_cache) as a,
+        open_shop(database_url, media_dir, b_cache) as b,
+        open_shop(database_url, media_dir) as truth,
+    ):
+        wait_in_sync(a_cache, b_cache)
+        p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        assert timed(partial(a.catalog.update, p.id, ProductChanges(name="tea 1"))) < lease / 2
+        # B's acknowledgements are the only bare PUBLISHes (writers publish from a script).
+        killed = [c["id"] for c in admin.client_list() if c["cmd"] == "publish"]
+        assert killed
+        for client_id in killed:
+            admin.client_kill_filter(_id=client_id)
+        waits = [
+            timed(partial(a.catalog.update, p.id, ProductChanges(name=f"tea {n}")))
+            for n in range(2, 6)
+        ]
+        assert waits[-1] < lease / 2, waits
+        same(b, truth, p.id)
+        assert any(c["cmd"] == "publish" for c in admin.client_list())  # a new connection
+    admin.close()
+
+
 @pytest.fixture
 def listener(redis_url: str) -> Iterator[tuple[str, PubSub]]:
     """A key prefix of the test's own, and a subscriber to its invalidations that never

@@ -558,6 +558,7 @@ class RedisCatalogCache:
         # their own, as bare commands (through a redis-py pipeline they cost twice the
         # CPU, on the thread every writer of the fleet waits for).
         acks: Any = self._pool.make_connection()
+        acks.register_connect_callback(self._without_replies)
         try:
             connection.connect()
             connection.send_command("SUBSCRIBE", self._channel, self._ack_channel)
@@ -632,6 +633,12 @@ class RedisCatalogCache:
         self.local.apply(products, lists == "1", stock == "1")
         return writer, f"{writer} {number}"
 
+    def _without_replies(self, connection: Any) -> None:
+        # On (re)connecting the acknowledgements' connection: PUBLISH answers how many got
+        # the message, which an acknowledgement has no use for; without replies nothing is
+        # read back, one receive (and a wait for the GIL) less per batch.
+        connection.send_command("CLIENT", "REPLY", "OFF")
+
     def _acknowledge(self, connection: Any, acks: dict[str, list[str]]) -> None:
         commands = [
             ("PUBLISH", f"{self._prefix}ack:{writer}", f"{self.process_id} {message}")
@@ -640,11 +647,9 @@ class RedisCatalogCache:
         ]
         try:
             connection.send_packed_command(connection.pack_commands(commands))
-            for _ in commands:
-                connection.read_response()
         except Exception as exc:  # the writers wait out the lease instead
             log.debug("catalog cache: could not acknowledge: %s", exc)
-            connection.disconnect()  # answers may be left unread; the next send reconnects
+            connection.disconnect()  # the next send reconnects
 
     # --- the rest ------------------------------------------------------------------------
 
