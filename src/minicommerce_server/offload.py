@@ -55,7 +55,7 @@ class HandlerThreads:
     every process (``minicommerce.catalog.redis_cache``): with 6, at most 6 orders of a
     worker were in flight, which capped its orders per second at 6 / the wait, and at most
     6 writers shared one invalidation round. Sized like the database pool, a thread per
-    connection, orders/s rose by about a fifth with Redis on (docs/benchmarks.md).
+    connection, orders/s with Redis on rose by 16-46 % in four pairs (docs/benchmarks.md).
     """
 
     def __init__(self, workers: int) -> None:

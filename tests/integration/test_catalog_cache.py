@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -49,18 +50,28 @@ QUERIES = (
 )
 
 
-@pytest.fixture
-def instances(
-    database_url: str, redis_url: str, media_dir: Path
+@contextmanager
+def cached_pair(
+    database_url: str, media_dir: Path, a_cache: RedisCatalogCache, b_cache: RedisCatalogCache
 ) -> Iterator[tuple[Shop, Shop, Shop]]:
-    """Instances A and B, cached through the same Redis, and the truth (no cache)."""
-    a_cache, b_cache = RedisCatalogCache(redis_url), RedisCatalogCache(redis_url)
+    """Instances A and B over these caches (of one Redis), once both are in sync, and the
+    truth (no cache)."""
     with (
         open_shop(database_url, media_dir, a_cache) as a,
         open_shop(database_url, media_dir, b_cache) as b,
         open_shop(database_url, media_dir) as truth,
     ):
         wait_in_sync(a_cache, b_cache)
+        yield a, b, truth
+
+
+@pytest.fixture
+def instances(
+    database_url: str, redis_url: str, media_dir: Path
+) -> Iterator[tuple[Shop, Shop, Shop]]:
+    """Instances A and B, cached through the same Redis, and the truth (no cache)."""
+    a_cache, b_cache = RedisCatalogCache(redis_url), RedisCatalogCache(redis_url)
+    with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
         yield a, b, truth
 
 
@@ -257,12 +268,7 @@ def test_redis_cache_answers_as_the_database_does_on_every_instance(
     database_url: str, redis_url: str, media_dir: Path, ops: list[object]
 ) -> None:
     a_cache, b_cache = RedisCatalogCache(redis_url), RedisCatalogCache(redis_url)
-    with (
-        open_shop(database_url, media_dir, a_cache) as a,
-        open_shop(database_url, media_dir, b_cache) as b,
-        open_shop(database_url, media_dir) as truth,
-    ):
-        wait_in_sync(a_cache, b_cache)
+    with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
         run_steps(World(a), [a, b], truth, ops)
 
 
@@ -288,12 +294,7 @@ def test_redis_down_or_stalled_degrades_to_the_database_and_caching_resumes(
     with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
         a_cache = RedisCatalogCache(through(proxy, redis_url), timeout=0.05)
         b_cache = RedisCatalogCache(redis_url)
-        with (
-            open_shop(database_url, media_dir, a_cache) as a,
-            open_shop(database_url, media_dir, b_cache) as b,
-            open_shop(database_url, media_dir) as truth,
-        ):
-            wait_in_sync(a_cache, b_cache)
+        with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
             p = b.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
             same(a, truth, p.id)
             getattr(proxy, fault)()
@@ -329,12 +330,7 @@ def test_a_write_returns_once_every_instance_has_acknowledged(
     with a lease of 30 s, a write left unacknowledged would wait 30 s each time."""
     a_cache = RedisCatalogCache(redis_url, lease=30)
     b_cache = RedisCatalogCache(redis_url, lease=30)
-    with (
-        open_shop(database_url, media_dir, a_cache) as a,
-        open_shop(database_url, media_dir, b_cache) as b,
-        open_shop(database_url, media_dir) as truth,
-    ):
-        wait_in_sync(a_cache, b_cache)
+    with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
         p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
         for n in range(3):
             price = ProductChanges(price=Decimal(f"{n + 2}.00"))
@@ -356,12 +352,7 @@ def test_acknowledgements_go_on_after_their_connection_is_lost(
     a_cache = RedisCatalogCache(redis_url, lease=lease)
     b_cache = RedisCatalogCache(redis_url, lease=lease)
     admin = redis.Redis.from_url(redis_url)
-    with (
-        open_shop(database_url, media_dir, a_cache) as a,
-        open_shop(database_url, media_dir, b_cache) as b,
-        open_shop(database_url, media_dir) as truth,
-    ):
-        wait_in_sync(a_cache, b_cache)
+    with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
         p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
         assert timed(partial(a.catalog.update, p.id, ProductChanges(name="tea 1"))) < lease / 2
         # B's acknowledgements are the only bare PUBLISHes (writers publish from a script).
@@ -481,12 +472,7 @@ def test_an_instance_whose_subscription_stalls_stops_serving_its_memory(
     with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
         a_cache = RedisCatalogCache(redis_url)
         b_cache = RedisCatalogCache(through(proxy, redis_url))
-        with (
-            open_shop(database_url, media_dir, a_cache) as a,
-            open_shop(database_url, media_dir, b_cache) as b,
-            open_shop(database_url, media_dir) as truth,
-        ):
-            wait_in_sync(a_cache, b_cache)
+        with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
             p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
             same(b, truth, p.id)
             same(b, truth, p.id)
