@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minicommerce.errors import ConfigurationError
+from minicommerce.orders.service import DEFAULT_PLACEMENT_CONCURRENCY
 from minicommerce.storage.engine import Timeouts, is_memory_sqlite, normalise_url
 
 log = logging.getLogger("minicommerce.settings")
@@ -63,7 +64,7 @@ class Settings(BaseSettings):
     media_max_pixels: Annotated[int, Field(ge=1, le=1_000_000_000)] = 40_000_000
     low_stock_threshold: Annotated[int, Field(ge=0, le=100_000)] = 5
     # Order placements of one process in the database at once (docs/settings.md).
-    placement_concurrency: Annotated[int, Field(ge=1, le=1000)] = 8
+    placement_concurrency: Annotated[int, Field(ge=1, le=1000)] = DEFAULT_PLACEMENT_CONCURRENCY
     # Seconds a catalog cache entry lives at most; 0 turns the cache off.
     catalog_cache_ttl: Annotated[float, Field(ge=0, le=86_400)] = 300
     # Seconds one Redis call may take (the catalog cache here, the server's rate limiter).
