@@ -1,15 +1,17 @@
 """The ceiling: a bare Litestar app that answers the benchmarked routes with fixed bytes.
 
 It serves, as-is, bodies captured from the real server (a list page, a product, a placed
-order), so its responses weigh exactly what the real ones weigh, but it does no database
-work, no validation, no middleware and no serialisation (for orders it reads the request
-body and ignores it). What the real server reaches as a fraction of this app's rate, on
-the same ASGI server and machine, is what the benchmarks report.
+order, a cart and a cart line set), so its responses weigh exactly what the real ones
+weigh, but it does no database work, no validation, no middleware and no serialisation (for
+orders and cart lines it reads the request body and ignores it). What the real server
+reaches as a fraction of this app's rate, on the same ASGI server and machine, is what the
+benchmarks report.
 
-Run it (bench/run.py and bench/orders.py do) with any of the bodies::
+Run it (bench/run.py, bench/orders.py and bench/fleet.py do) with any of the bodies::
 
     BENCH_CEILING_LIST=list.json BENCH_CEILING_DETAIL=detail.json \\
-        BENCH_CEILING_ORDER=order.json python bench/ceiling_app.py --port 8099 --workers 2
+        BENCH_CEILING_ORDER=order.json BENCH_CEILING_CART=cart.json \\
+        BENCH_CEILING_CART_LINE=line.json python bench/ceiling_app.py --port 8099 --workers 2
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, get, post, put
 
 LIST_ENV = "BENCH_CEILING_LIST"
 DETAIL_ENV = "BENCH_CEILING_DETAIL"
 ORDER_ENV = "BENCH_CEILING_ORDER"
+CART_ENV = "BENCH_CEILING_CART"  # GET /cart
+CART_LINE_ENV = "BENCH_CEILING_CART_LINE"  # PUT /cart/items/{product_id}
 JSON = "application/json"
 
 
@@ -33,11 +37,14 @@ def _body(env: str) -> bytes:
 
 
 def create() -> Litestar:
-    """The app, with the bodies named by ``BENCH_CEILING_LIST``, ``BENCH_CEILING_DETAIL``
-    and ``BENCH_CEILING_ORDER`` (each optional: ``{}`` without it)."""
+    """The app, with the bodies named by ``BENCH_CEILING_LIST``, ``BENCH_CEILING_DETAIL``,
+    ``BENCH_CEILING_ORDER``, ``BENCH_CEILING_CART`` and ``BENCH_CEILING_CART_LINE`` (each
+    optional: ``{}`` without it)."""
     list_body = _body(LIST_ENV)
     detail_body = _body(DETAIL_ENV)
     order_body = _body(ORDER_ENV)
+    cart_body = _body(CART_ENV)
+    cart_line_body = _body(CART_LINE_ENV)
 
     @get("/health", sync_to_thread=False)
     async def health() -> Response[bytes]:
@@ -56,8 +63,17 @@ def create() -> Litestar:
         await request.body()
         return Response(order_body, media_type=JSON, status_code=201)
 
+    @get("/api/v1/cart", sync_to_thread=False)
+    async def view_cart() -> Response[bytes]:
+        return Response(cart_body, media_type=JSON)
+
+    @put("/api/v1/cart/items/{product_id:int}", sync_to_thread=False)
+    async def set_cart_line(product_id: int, request: Request[Any, Any, Any]) -> Response[bytes]:
+        await request.body()
+        return Response(cart_line_body, media_type=JSON)
+
     return Litestar(
-        route_handlers=[health, list_products, get_product, place_order],
+        route_handlers=[health, list_products, get_product, place_order, view_cart, set_cart_line],
         openapi_config=None,
         logging_config=None,
         debug=False,

@@ -20,6 +20,7 @@ add up to its total. Needs nginx and wrk (Debian packages).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -117,34 +118,10 @@ def main() -> None:
            "MINICOMMERCE_ACCESS_TOKEN_TTL": "3600", "MINICOMMERCE_RATE_LIMIT_ANON": args.rate,
            "MINICOMMERCE_RATE_LIMIT_USER": args.rate, "MINICOMMERCE_TRUSTED_PROXIES": "127.0.0.1",
            "MINICOMMERCE_LOG_LEVEL": "WARNING", "MINICOMMERCE_DB_POOL_SIZE": "20"}  # fmt: skip
-    ports = random.sample(range(20_000, 40_000), args.instances + 1)
-    front, backs = ports[0], ports[1:]
-    servers = [
-        base.start(
-            [
-                sys.executable,
-                "-m",
-                "minicommerce_server.cli",
-                "serve",
-                "--port",
-                str(p),
-                "--workers",
-                str(args.workers),
-                "--no-demo-data",
-            ],
-            env,
-            tmp / f"instance-{p}.log",
-        )
-        for p in backs
-    ]
-    conf = tmp / "nginx.conf"
-    upstreams = "\n".join(f"        server 127.0.0.1:{p};" for p in backs)
-    conf.write_text(NGINX_CONF.format(tmp=tmp, servers=upstreams, port=front))
-    proxy = base.start([nginx, "-c", str(conf), "-p", str(tmp)], dict(os.environ))
+    serve = [sys.executable, "-m", "minicommerce_server.cli", "serve", "--workers",
+             str(args.workers), "--no-demo-data", "--port"]  # fmt: skip
+    front, backs, servers, proxy = start_fleet(nginx, serve, env, args.instances, tmp / "shop")
     try:
-        for p in backs:
-            base.wait_for(f"http://127.0.0.1:{p}/health")
-        base.wait_for(f"http://127.0.0.1:{front}/health")
         scenario = {"BENCH_TOKENS": str(tokens), "BENCH_ID_MIN": str(ids[0]),
                     "BENCH_ID_MAX": str(ids[1])}  # fmt: skip
         mixed(front, scenario, 5, args.connections)  # warm-up
@@ -164,10 +141,26 @@ def main() -> None:
             else None
         )  # fmt: skip
         slow = slow_routes(before, [route_latencies(p) for p in backs])
+        bodies = capture(front, tokens.read_text().split()[0], ids[0], tmp)
     finally:
-        base.stop(proxy)
-        for server in servers:
-            base.stop(server)
+        stop_fleet(proxy, servers)
+    # The baseline of the same run: bare Litestar instances (bench/ceiling_app.py) answering
+    # the same requests with the captured bodies, behind the same nginx, the same way.
+    ceiling_command = [sys.executable, str(HERE / "ceiling_app.py"), "--workers",
+                       str(args.workers), "--port"]  # fmt: skip
+    ceiling_front, _, ceilings, ceiling_proxy = start_fleet(
+        nginx, ceiling_command, {**os.environ, **bodies}, args.instances, tmp / "ceiling"
+    )
+    try:
+        mixed(ceiling_front, scenario, 5, args.connections)  # warm-up
+        pids = set().union(*(base.tree(c.pid) for c in ceilings), base.tree(ceiling_proxy.pid))
+        cpu = base.cpu_seconds(pids)
+        ceiling = mixed(ceiling_front, scenario, args.duration, args.connections)
+        ceiling_ms = (
+            1000 * (base.cpu_seconds(pids) - cpu) / (ceiling["orders_per_s"] * args.duration)
+        )
+    finally:
+        stop_fleet(ceiling_proxy, ceilings)
     with Shop.open(base.URL, secret_key=base.SECRET) as shop, shop.database.reader.connect() as c:
         negative = c.execute(sa.text("SELECT count(*) FROM products WHERE stock_quantity < 0"))
         ordered = c.execute(sa.text("SELECT coalesce(sum(quantity), 0) FROM order_items"))
@@ -181,7 +174,7 @@ def main() -> None:
             mismatched.scalar(),
         )
     # What the instances logged as errors (a 5xx logs its traceback), before the logs go.
-    for log in sorted(tmp.glob("instance-*.log")):
+    for log in sorted((tmp / "shop").glob("instance-*.log")):
         failures = [line for line in log.read_text(errors="replace").splitlines()
                     if "error" in line.lower() or "Traceback" in line]  # fmt: skip
         if failures:
@@ -199,6 +192,11 @@ def main() -> None:
     print(f"  {rps:8,.0f} requests/s  p50 {result['p50_ms']:6.1f} ms  p99 {p99:6.1f} ms  "
           f"errors {result['errors']:.0f} {result['statuses'] or ''}")  # fmt: skip
     print(f"  CPU per request: instances + nginx {server_ms:.2f} ms, PostgreSQL {pg_ms:.2f} ms")
+    print(f"  ceiling (bare Litestar, the same bodies from memory, the same nginx, same run): "
+          f"{ceiling['orders_per_s']:8,.0f} requests/s  p99 {ceiling['p99_ms']:6.1f} ms  "
+          f"errors {ceiling['errors']:.0f}; CPU per request {ceiling_ms:.2f} ms")  # fmt: skip
+    print(f"  saturated / ceiling: {rps / ceiling['orders_per_s']:.1%} (how fast this machine is "
+          "today shows in the ceiling; the share is comparable across machines)")  # fmt: skip
     consistent = "consistent" if stock_before - stock_after == ordered_n else "INCONSISTENT"
     print(f"  stock: {stock_before:,} before, {stock_after:,} after, {ordered_n:,} ordered "
           f"({consistent}); products below zero: {negative_n}; "
@@ -217,6 +215,62 @@ def main() -> None:
         held = prps >= 0.99 * TARGET_RPS and pp99 < TARGET_P99_MS and paced["errors"] == 0
         print(f"  held at the target rate (>= 99 % of {TARGET_RPS:,}/s achieved), p99 < "
               f"{TARGET_P99_MS} ms, no errors: {'MET' if held else 'NOT MET'}")  # fmt: skip
+
+
+def start_fleet(
+    nginx: str, command: list[str], env: dict[str, str], instances: int, tmp: Path
+) -> tuple[int, list[int], list[subprocess.Popen[bytes]], subprocess.Popen[bytes]]:
+    """``instances`` processes of ``command`` + a port each, behind nginx, all answering:
+    nginx's port, the instances' ports, the instances and nginx."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    ports = random.sample(range(20_000, 40_000), instances + 1)
+    front, backs = ports[0], ports[1:]
+    servers = [base.start([*command, str(p)], env, tmp / f"instance-{p}.log") for p in backs]
+    conf = tmp / "nginx.conf"
+    upstreams = "\n".join(f"        server 127.0.0.1:{p};" for p in backs)
+    conf.write_text(NGINX_CONF.format(tmp=tmp, servers=upstreams, port=front))
+    proxy = base.start([nginx, "-c", str(conf), "-p", str(tmp)], dict(os.environ))
+    try:
+        for p in backs:
+            base.wait_for(f"http://127.0.0.1:{p}/health")
+        base.wait_for(f"http://127.0.0.1:{front}/health")
+    except BaseException:
+        stop_fleet(proxy, servers)
+        raise
+    return front, backs, servers, proxy
+
+
+def stop_fleet(proxy: subprocess.Popen[bytes], servers: list[subprocess.Popen[bytes]]) -> None:
+    base.stop(proxy)
+    for server in servers:
+        base.stop(server)
+
+
+def capture(port: int, token: str, product_id: int, tmp: Path) -> dict[str, str]:
+    """The bodies the ceiling answers with, as the shop answered each kind of request of
+    the mix (one more order placed, counted in the stock check like the others), as
+    ``BENCH_CEILING_*`` variables naming files in ``tmp``."""
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    order = json.dumps({"shipping_address": base.ADDRESS,
+                        "items": [{"product_id": product_id, "quantity": 1}]})  # fmt: skip
+    calls = {
+        "BENCH_CEILING_LIST": ("GET", "/api/v1/products?limit=20", None, {}),
+        "BENCH_CEILING_DETAIL": ("GET", f"/api/v1/products/{product_id}", None, {}),
+        "BENCH_CEILING_CART_LINE": ("PUT", f"/api/v1/cart/items/{product_id}",
+                                    b'{"quantity":1}', auth),
+        "BENCH_CEILING_CART": ("GET", "/api/v1/cart", None, auth),
+        "BENCH_CEILING_ORDER": ("POST", "/api/v1/orders", order.encode(), auth),
+    }  # fmt: skip
+    files = {}
+    for name, (method, path, data, headers) in calls.items():
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
+                                         method=method, headers=headers)  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local URL
+            body = response.read()
+        file = tmp / f"{name.lower()}.json"
+        file.write_bytes(body)
+        files[name] = str(file)
+    return files
 
 
 _SAMPLE = re.compile(
