@@ -13,8 +13,12 @@ it for ``X-Forwarded-For``), then loads nginx with wrk and ``lua/mixed.lua``: 80
 It loads nginx twice: as fast as answers come back (64 connections, closed loop: the
 most it serves, and latencies of a saturated machine), then paced at ``--pace``
 requests/s (default the target, 1,670/s, on a schedule: latencies at that load).
-Afterwards it checks that no product's stock went below zero and that every order's lines
-add up to its total. Needs nginx and wrk (Debian packages).
+During the paced run it reads, from each instance's /metrics, how long catalog
+invalidations waited for every instance's acknowledgement. Afterwards it checks that no
+product's stock went below zero and that every order's lines add up to its total. Last, the
+baseline of the same run: as many bare Litestar instances (``ceiling_app.py``) behind the
+same nginx answer the same load with bodies captured from the shop. Needs nginx and wrk
+(Debian packages).
 """
 
 from __future__ import annotations
@@ -134,6 +138,7 @@ def main() -> None:
         server_ms = 1000 * (base.cpu_seconds(pids) - cpu) / requests
         pg_ms = 1000 * (base.cpu_seconds(pg_pids | base.postgres()) - pg_cpu) / requests
         before = [route_latencies(p) for p in backs]
+        waits_before = [invalidation_waits(p) for p in backs]
         paced = (
             mixed(front, {**scenario, "BENCH_PACE_RPS": str(args.pace)}, args.duration,
                   args.connections)
@@ -141,6 +146,10 @@ def main() -> None:
             else None
         )  # fmt: skip
         slow = slow_routes(before, [route_latencies(p) for p in backs])
+        waits = [
+            [b - a for a, b in zip(old, invalidation_waits(p), strict=True)]
+            for old, p in zip(waits_before, backs, strict=True)
+        ]
         bodies = capture(front, tokens.read_text().split()[0], ids[0], tmp)
     finally:
         stop_fleet(proxy, servers)
@@ -212,6 +221,10 @@ def main() -> None:
         print("  answers over 100 ms by route during the paced run, as the instances timed them:")
         for route, (over, total) in sorted(slow.items(), key=lambda kv: -kv[1][0]):
             print(f"    {route:45} {over:6,} of {total:7,} ({100 * over / max(total, 1):.1f} %)")
+        rounds, seconds, expiries = (sum(w[i] for w in waits) for i in range(3))
+        print(f"  catalog invalidations during the paced run: {rounds:,.0f}, waited "
+              f"{1000 * seconds / max(rounds, 1):.1f} ms each on average for every instance's "
+              f"acknowledgement; {expiries:,.0f} waited out the lease")  # fmt: skip
         held = prps >= 0.99 * TARGET_RPS and pp99 < TARGET_P99_MS and paced["errors"] == 0
         print(f"  held at the target rate (>= 99 % of {TARGET_RPS:,}/s achieved), p99 < "
               f"{TARGET_P99_MS} ms, no errors: {'MET' if held else 'NOT MET'}")  # fmt: skip
@@ -295,6 +308,18 @@ def route_latencies(port: int) -> dict[str, tuple[float, float]]:
         elif le == "0.1":
             entry[0] = float(value)
     return {route: (within, total) for route, (within, total) in counts.items()}
+
+
+def invalidation_waits(port: int) -> list[float]:
+    """The instance's catalog invalidations, the seconds they waited for
+    acknowledgements, and those that waited out the lease (cumulative)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    names = ("minicommerce_catalog_invalidations_total",
+             "minicommerce_catalog_invalidation_wait_seconds_total",
+             "minicommerce_catalog_lease_expiries_total")  # fmt: skip
+    found = dict(line.split(" ", 1) for line in text.decode().splitlines()
+                 if line.startswith(names))  # fmt: skip
+    return [float(found.get(name, 0)) for name in names]
 
 
 def slow_routes(

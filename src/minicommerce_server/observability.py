@@ -107,6 +107,19 @@ class Metrics:
             "that failed or timed out (the read or write went on without the cache).",
             "# TYPE minicommerce_catalog_cache_errors_total counter",
             f"minicommerce_catalog_cache_errors_total {cache.errors}",
+            "# HELP minicommerce_catalog_invalidations_total Catalog invalidations this "
+            "process published and waited for (shared cache only).",
+            "# TYPE minicommerce_catalog_invalidations_total counter",
+            f"minicommerce_catalog_invalidations_total {cache.invalidations}",
+            "# HELP minicommerce_catalog_invalidation_wait_seconds_total Time writes waited "
+            "for every process to acknowledge their invalidations.",
+            "# TYPE minicommerce_catalog_invalidation_wait_seconds_total counter",
+            "minicommerce_catalog_invalidation_wait_seconds_total "
+            f"{cache.invalidation_wait_seconds:.6f}",
+            "# HELP minicommerce_catalog_lease_expiries_total Invalidations that waited out "
+            "the lease: some process did not acknowledge in time.",
+            "# TYPE minicommerce_catalog_lease_expiries_total counter",
+            f"minicommerce_catalog_lease_expiries_total {cache.lease_expiries}",
         ]
         return "\n".join(lines) + "\n"
 

@@ -477,13 +477,33 @@ def test_an_instance_whose_subscription_stalls_stops_serving_its_memory(
             same(b, truth, p.id)
             same(b, truth, p.id)
             proxy.stall()
+            expiries = a_cache.stats().lease_expiries
             waited = timed(lambda: a.catalog.update(p.id, ProductChanges(price=Decimal("2.00"))))
             assert waited >= a_cache.lease  # no acknowledgement from B: the lease ran out
+            assert a_cache.stats().lease_expiries == expiries + 1
             same(b, truth, p.id)
             assert not b_cache.in_sync
             proxy.forward()
             wait_in_sync(b_cache)
             same(b, truth, p.id)
+
+
+def test_a_writer_counts_its_invalidations_and_how_long_they_waited(
+    database_url: str, redis_url: str, media_dir: Path
+) -> None:
+    """What "at once" costs the writes shows in the stats (and so on /metrics)."""
+    a_cache, b_cache = RedisCatalogCache(redis_url), RedisCatalogCache(redis_url)
+    with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
+        before = a_cache.stats()
+        p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        waited = timed(lambda: a.catalog.update(p.id, ProductChanges(price=Decimal("2.00"))))
+        after = a_cache.stats()
+        assert after.invalidations == before.invalidations + 2
+        spent = after.invalidation_wait_seconds - before.invalidation_wait_seconds
+        assert 0 < spent < waited + a_cache.lease
+        assert after.lease_expiries == before.lease_expiries  # both acknowledged in time
+        assert b_cache.stats().invalidations == 0  # B only heard them
+        same(b, truth, p.id)
 
 
 def test_an_entry_that_is_not_ours_is_a_miss_not_an_error(

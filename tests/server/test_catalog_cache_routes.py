@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from minicommerce import NewProduct
+from minicommerce import NewProduct, ProductChanges
 from minicommerce.catalog.cache import CatalogCache, MemoryCatalogCache
 from minicommerce.catalog.redis_cache import RedisCatalogCache
 from minicommerce_server.app import create_app
@@ -72,6 +72,9 @@ def test_a_cached_response_is_byte_identical_to_an_uncached_one(
                     assert cache.stats().redis_hits == redis_hits + 1
             stats = cache.stats()
             assert stats.memory_hits + stats.redis_hits >= 2 * (len(PATHS) + 1)
+            if isinstance(cache, RedisCatalogCache):  # a write of its own: one invalidation
+                cached_shop.catalog.update(tea.id, ProductChanges(description="Loose leaf"))
+                assert cache.stats().invalidations == stats.invalidations + 1
             metrics = cached.get("/metrics").text
             hits = re.search(r'minicommerce_catalog_cache_hits_total\{layer="memory"\} (\d+)',
                              metrics)  # fmt: skip
@@ -79,3 +82,9 @@ def test_a_cached_response_is_byte_identical_to_an_uncached_one(
             assert int(hits.group(1)) == cache.stats().memory_hits
             assert "minicommerce_catalog_cache_misses_total" in metrics
             assert "minicommerce_catalog_cache_errors_total 0" in metrics
+            waits = re.search(r"minicommerce_catalog_invalidations_total (\d+)", metrics)
+            assert waits is not None
+            assert int(waits.group(1)) == cache.stats().invalidations
+            assert int(waits.group(1)) == (1 if isinstance(cache, RedisCatalogCache) else 0)
+            assert "minicommerce_catalog_invalidation_wait_seconds_total " in metrics
+            assert "minicommerce_catalog_lease_expiries_total 0" in metrics

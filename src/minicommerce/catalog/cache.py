@@ -38,7 +38,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from minicommerce.catalog.models import Product, ProductQuery
@@ -85,12 +85,20 @@ class LoadedPage:
 class CacheStats:
     """Counters since the cache was made: reads answered by the in-process layer
     (``memory_hits``), by Redis (``redis_hits``), by the database (``misses``), and Redis
-    calls that failed or timed out (``errors``; the read or write went on without)."""
+    calls that failed or timed out (``errors``; the read or write went on without).
+
+    Shared caches (Redis) also count what writes pay for "at once": invalidations
+    published and waited for (``invalidations``), the time those waits took in all
+    (``invalidation_wait_seconds``), and waits that ran out the lease because some
+    process did not acknowledge in time (``lease_expiries``)."""
 
     memory_hits: int = 0
     redis_hits: int = 0
     misses: int = 0
     errors: int = 0
+    invalidations: int = 0
+    invalidation_wait_seconds: float = 0.0
+    lease_expiries: int = 0
 
 
 class Fingerprint:
@@ -440,14 +448,13 @@ class _Counters:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stats: CacheStats = field(default_factory=CacheStats)
 
-    def add(self, name: str, n: int = 1) -> None:
+    def add(self, name: str, n: float = 1) -> None:
         with self.lock:
             setattr(self.stats, name, getattr(self.stats, name) + n)
 
     def snapshot(self) -> CacheStats:
         with self.lock:
-            s = self.stats
-            return CacheStats(s.memory_hits, s.redis_hits, s.misses, s.errors)
+            return replace(self.stats)
 
 
 class MemoryCatalogCache:

@@ -498,7 +498,12 @@ class RedisCatalogCache:
             if wait and receivers:
                 # Every subscriber that got it has dropped the old entries, or the lease
                 # of any that did not has run out: it serves nothing from its own layer.
-                self._acks.expect(message, receivers).wait(self.lease)
+                started = time.monotonic()
+                acknowledged = self._acks.expect(message, receivers).wait(self.lease)
+                self._counters.add("invalidations")
+                self._counters.add("invalidation_wait_seconds", time.monotonic() - started)
+                if not acknowledged:
+                    self._counters.add("lease_expiries")
             return True
         finally:
             self._acks.close(message)
