@@ -448,9 +448,15 @@ class _Counters:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stats: CacheStats = field(default_factory=CacheStats)
 
-    def add(self, name: str, n: float = 1) -> None:
+    def add(self, name: str, n: int = 1) -> None:
         with self.lock:
             setattr(self.stats, name, getattr(self.stats, name) + n)
+
+    def add_all(self, **amounts: float) -> None:
+        """Several counters moved together, under one acquisition of the lock."""
+        with self.lock:
+            for name, n in amounts.items():
+                setattr(self.stats, name, getattr(self.stats, name) + n)
 
     def snapshot(self) -> CacheStats:
         with self.lock:

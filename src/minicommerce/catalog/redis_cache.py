@@ -500,10 +500,11 @@ class RedisCatalogCache:
                 # of any that did not has run out: it serves nothing from its own layer.
                 started = time.monotonic()
                 acknowledged = self._acks.expect(message, receivers).wait(self.lease)
-                self._counters.add("invalidations")
-                self._counters.add("invalidation_wait_seconds", time.monotonic() - started)
-                if not acknowledged:
-                    self._counters.add("lease_expiries")
+                self._counters.add_all(
+                    invalidations=1,
+                    invalidation_wait_seconds=time.monotonic() - started,
+                    lease_expiries=0 if acknowledged else 1,
+                )
             return True
         finally:
             self._acks.close(message)
