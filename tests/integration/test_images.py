@@ -186,6 +186,8 @@ def test_images_are_ordered_and_appear_on_the_product_in_get_and_list(media_shop
     assert got.updated_at >= p.updated_at
     listed = {item.id: item for item in media_shop.catalog.list().items}
     assert [i.alt for i in listed[p.id].images] == ["first", "second"]
+    assert listed[p.id].images == got.images  # every field, renditions and their URLs too
+    assert got.images[0] == first
     assert listed[other.id].images == []
     assert media_shop.catalog.get(other.id).images == []
 
@@ -199,6 +201,9 @@ def test_reorder_keeps_positions_dense(media_shop: Shop) -> None:
 
     media_shop.catalog.update_image(p.id, ids[3], ImageChanges(position=0))
     assert order() == [ids[3], ids[0], ids[1], ids[2]]
+    # By position, not by id, in a page too.
+    listed = [i for i in media_shop.catalog.list().items if i.id == p.id]
+    assert [i.id for i in listed[0].images] == [ids[3], ids[0], ids[1], ids[2]]
     media_shop.catalog.update_image(p.id, ids[3], ImageChanges(position=2))
     assert order() == [ids[0], ids[1], ids[3], ids[2]]
     media_shop.catalog.update_image(p.id, ids[0], ImageChanges(position=99))  # past the end

@@ -30,7 +30,7 @@ from minicommerce.catalog.models import (
     ProductQuery,
     ProductSort,
 )
-from minicommerce.catalog.repository import NewImage, StoredImage
+from minicommerce.catalog.repository import NewImage, ShownProduct, StoredImage
 from minicommerce.errors import EmailTaken, SkuTaken
 from minicommerce.orders.models import (
     Customer,
@@ -174,6 +174,15 @@ class MemoryProducts:
         row = self._row(product_id)
         return None if row is None else self._product(row)
 
+    def _shown(self, row: Mapping[str, Any]) -> ShownProduct:
+        images = self._state.product_images.values()
+        mine = sorted((i for i in images if i.product_id == row["id"]), key=lambda i: i.position)
+        return ShownProduct(self._product(row), mine)
+
+    def get_shown(self, product_id: int) -> ShownProduct | None:
+        row = self._row(product_id)
+        return None if row is None else self._shown(row)
+
     def update(
         self,
         product_id: int,
@@ -196,7 +205,9 @@ class MemoryProducts:
         row.update(deleted_at=now, updated_at=now, version=row["version"] + 1)
         return True
 
-    def list(self, query: ProductQuery, after: Sequence[Any] | None, limit: int) -> list[Product]:
+    def list(
+        self, query: ProductQuery, after: Sequence[Any] | None, limit: int
+    ) -> list[ShownProduct]:
         rows = [row for row in self._state.products.values() if _live(row)]
         if query.q is not None:
             term = query.q.lower()
@@ -219,7 +230,7 @@ class MemoryProducts:
         if after is not None:
             bound = tuple(after)
             rows = [r for r in rows if (key(r) < bound if descending else key(r) > bound)]
-        return [self._product(row) for row in rows[:limit]]
+        return [self._shown(row) for row in rows[:limit]]
 
     def count(self) -> int:
         return sum(1 for row in self._state.products.values() if _live(row))
@@ -247,9 +258,6 @@ class MemoryProductImages:
     def _of(self, product_id: int) -> list[StoredImage]:
         images = self._state.product_images.values()
         return sorted((i for i in images if i.product_id == product_id), key=lambda i: i.position)
-
-    def for_products(self, product_ids: Sequence[int]) -> dict[int, list[StoredImage]]:
-        return {p: found for p in product_ids if (found := self._of(p))}
 
     def get(self, product_id: int, image_id: int) -> StoredImage | None:
         image = self._state.product_images.get(image_id)

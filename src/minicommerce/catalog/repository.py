@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from minicommerce.catalog.models import LowStockProduct, NewProduct, Product, ProductQuery
 
@@ -19,6 +19,10 @@ class ProductRepository(Protocol):
         ...
 
     def get(self, product_id: int) -> Product | None: ...
+
+    def get_shown(self, product_id: int) -> ShownProduct | None:
+        """The product with its images, in one statement."""
+        ...
 
     def update(
         self,
@@ -35,8 +39,11 @@ class ProductRepository(Protocol):
         """Hide a product from the catalog for good; ``False`` when nothing matched."""
         ...
 
-    def list(self, query: ProductQuery, after: Sequence[Any] | None, limit: int) -> list[Product]:
-        """Up to ``limit`` products matching ``query`` that sort after the key ``after``."""
+    def list(
+        self, query: ProductQuery, after: Sequence[Any] | None, limit: int
+    ) -> list[ShownProduct]:
+        """Up to ``limit`` products matching ``query`` that sort after the key ``after``,
+        each with its images, in one statement."""
         ...
 
     def count(self) -> int:
@@ -73,6 +80,14 @@ class StoredImage:
     renditions: tuple[StoredRendition, ...]
 
 
+class ShownProduct(NamedTuple):
+    """A product as the catalog shows it: its row and its image rows, in order (what the
+    service turns into a :class:`Product` with its :class:`ProductImage` list)."""
+
+    product: Product
+    images: Sequence[StoredImage]
+
+
 @dataclass(frozen=True, slots=True)
 class NewImage:
     alt: str
@@ -86,11 +101,6 @@ class NewImage:
 class ProductImageRepository(Protocol):
     """Images of products, in dense positions 0..n-1 per product. Callers serialise changes
     to one product's images (they change the product's row first, which locks it)."""
-
-    def for_products(self, product_ids: Sequence[int]) -> dict[int, list[StoredImage]]:
-        """The images of each product, in order, in one query; products without images
-        are absent."""
-        ...
 
     def get(self, product_id: int, image_id: int) -> StoredImage | None: ...
 

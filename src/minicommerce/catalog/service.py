@@ -27,7 +27,12 @@ from minicommerce.catalog.models import (
     ProductSort,
     Rendition,
 )
-from minicommerce.catalog.repository import NewImage, StoredImage, StoredRendition
+from minicommerce.catalog.repository import (
+    NewImage,
+    ShownProduct,
+    StoredImage,
+    StoredRendition,
+)
 from minicommerce.clock import Clock, utcnow
 from minicommerce.commands import Command
 from minicommerce.errors import MediaNotConfigured, NotFound, PreconditionFailed, ValidationError
@@ -147,10 +152,8 @@ class CatalogService:
         self, product_id: int, *, may_lag: bool = False, user_id: int | None = None
     ) -> Product | None:
         with self._uow(write=False, may_lag=may_lag, user_id=user_id) as uow:
-            product = uow.products.get(product_id)
-            if product is not None:
-                self._attach_images(uow, [product])
-        return product
+            shown = uow.products.get_shown(product_id)
+        return None if shown is None else self._shown(shown)
 
     def _exists(self, product_id: int) -> None:
         """Raise :class:`NotFound` unless the product is live, as the primary says (a write
@@ -174,13 +177,17 @@ class CatalogService:
         values = changes.changes()
         with self._uow(write=True, user_id=user_id) as uow:
             if not values:
-                current = self._current(uow.products.get(product_id), product_id, if_match)
-                self._attach_images(uow, [current])
-                return current
-            updated = uow.products.update(product_id, values, self._clock(), if_match)
-            if updated is None:
+                shown = uow.products.get_shown(product_id)
+                if shown is None:
+                    raise NotFound(_RESOURCE, product_id)
+                self._current(shown.product, product_id, if_match)
+                return self._shown(shown)
+            if uow.products.update(product_id, values, self._clock(), if_match) is None:
                 raise self._mismatch(uow.products.get(product_id), product_id)
-            self._attach_images(uow, [updated])
+            # Read back in the same transaction, images included (they did not change).
+            shown = uow.products.get_shown(product_id)
+            assert shown is not None
+            updated = self._shown(shown)
             uow.commit()
         # Any field can move the product in a sort or a filter (q, prices, in_stock).
         self.cache.changed(CatalogChange.of([product_id], lists=True))
@@ -205,8 +212,7 @@ class CatalogService:
     def list(
         self, query: ProductQuery | None = None, *, user_id: int | None = None
     ) -> Page[Product]:
-        """One page of live products, keyset-paginated: one query, and one more for the
-        images of the whole page when it is not empty."""
+        """One page of live products, keyset-paginated: one query, images included."""
         query = query or ProductQuery()
         if query.cursor:
             self._decode(query.cursor, query.sort)  # a bad cursor is refused, cached or not
@@ -223,9 +229,8 @@ class CatalogService:
     ) -> LoadedPage:
         after = self._decode(query.cursor, query.sort) if query.cursor else None
         with self._uow(write=False, may_lag=may_lag, user_id=user_id) as uow:
-            rows = uow.products.list(query, after, query.limit + 1)
             # The one after the page too: a cached page is checked against it.
-            self._attach_images(uow, rows)
+            rows = [self._shown(s) for s in uow.products.list(query, after, query.limit + 1)]
         items = rows[: query.limit]
         lookahead = rows[query.limit] if len(rows) > query.limit else None
         cursor = (
@@ -360,14 +365,11 @@ class CatalogService:
             except Exception:  # the row is gone already: a stray file is only space
                 log.warning("could not delete media file %s", rendition.name, exc_info=True)
 
-    def _attach_images(self, uow: UnitOfWork, products: Sequence[Product]) -> None:
-        if not products:
-            return
-        stored = uow.product_images.for_products([p.id for p in products])
-        if not stored:
-            return
-        for product in products:
-            product.images = [self._image(image) for image in stored.get(product.id, ())]
+    def _shown(self, shown: ShownProduct) -> Product:
+        product = shown.product
+        if shown.images:
+            product.images = [self._image(image) for image in shown.images]
+        return product
 
     def _image(self, image: StoredImage) -> ProductImage:
         url = self.media.url

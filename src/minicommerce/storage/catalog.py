@@ -17,7 +17,9 @@ from minicommerce.catalog.models import (
     ProductQuery,
     ProductSort,
 )
+from minicommerce.catalog.repository import ShownProduct
 from minicommerce.errors import SkuTaken
+from minicommerce.storage.images import images_of, shown_images
 from minicommerce.storage.reads import CompiledRead, contains_pattern
 from minicommerce.storage.tables import products
 
@@ -35,10 +37,12 @@ _COLUMNS = (
     (_p.stock_quantity > 0).label("in_stock"),
 )
 _SELECT = sa.select(*_COLUMNS)
+# What the catalog shows: the product and, in the same statement, its images.
+_SELECT_SHOWN = sa.select(*_COLUMNS, images_of(_p.id))
 _LIVE = _p.deleted_at.is_(None)
-_GET = CompiledRead(
-    _SELECT.where(_p.id == sa.bindparam("product_id", type_=_p.id.type), _LIVE).limit(1)
-)
+_BY_ID = (_p.id == sa.bindparam("product_id", type_=_p.id.type), _LIVE)
+_GET = CompiledRead(_SELECT.where(*_BY_ID).limit(1))
+_GET_SHOWN = CompiledRead(_SELECT_SHOWN.where(*_BY_ID).limit(1))
 
 
 class SqlProductRepository:
@@ -85,9 +89,16 @@ class SqlProductRepository:
             raise
         return self._product(row)
 
+    def _shown(self, row: Any) -> ShownProduct:
+        return ShownProduct(self._product(row), shown_images(row.images, row.id))
+
     def get(self, product_id: int) -> Product | None:
         row = _GET.first(self._conn, {"product_id": product_id})
         return None if row is None else self._product(row)
+
+    def get_shown(self, product_id: int) -> ShownProduct | None:
+        row = _GET_SHOWN.first(self._conn, {"product_id": product_id})
+        return None if row is None else self._shown(row)
 
     def update(
         self,
@@ -121,7 +132,9 @@ class SqlProductRepository:
             stmt = stmt.where(_p.version.in_(list(versions)))
         return self._conn.execute(stmt).rowcount == 1
 
-    def list(self, query: ProductQuery, after: Sequence[Any] | None, limit: int) -> list[Product]:
+    def list(
+        self, query: ProductQuery, after: Sequence[Any] | None, limit: int
+    ) -> list[ShownProduct]:
         stmt = _list_read(
             query.sort,
             after is not None,
@@ -142,7 +155,7 @@ class SqlProductRepository:
                 params["after_id"] = after[0]
             else:
                 params["after_key"], params["after_id"] = after
-        return [self._product(row) for row in stmt.all(self._conn, params)]
+        return [self._shown(row) for row in stmt.all(self._conn, params)]
 
     def count(self) -> int:
         stmt = sa.select(sa.func.count()).select_from(products).where(_LIVE)
@@ -176,7 +189,7 @@ def _list_read(
 ) -> CompiledRead:
     """One statement per shape of query, built and compiled once: building and
     cache-keying a statement on every call cost more than the query itself."""
-    stmt = _SELECT.where(_LIVE)
+    stmt = _SELECT_SHOWN.where(_LIVE)
     if q:
         pattern = sa.bindparam("pattern", type_=sa.String())
         stmt = stmt.where(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from minicommerce.catalog.repository import NewImage, StoredImage, StoredRendition
-from minicommerce.storage.reads import CompiledRead
 from minicommerce.storage.tables import product_images
 
 _m = product_images.c
@@ -26,33 +27,94 @@ _COLUMNS = (
     _m.renditions,
 )
 _SELECT = sa.select(*_COLUMNS)
-_ORDER = (_m.product_id, _m.position)
-# The images of a whole catalog page in one query. PostgreSQL takes the ids as one array
-# parameter, so the statement compiles once (storage/reads.py); SQLite expands a list.
-_FOR_PRODUCTS_PG = CompiledRead(
-    _SELECT.where(
-        _m.product_id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.BigInteger())))
-    ).order_by(*_ORDER)
-)
-_FOR_PRODUCTS = _SELECT.where(_m.product_id.in_(sa.bindparam("ids", expanding=True))).order_by(
-    *_ORDER
-)
+_SHOWN = (_m.id, _m.position, _m.alt, _m.width, _m.height, _m.content_hash, _m.format)
 
 
-def _image(row: Any) -> StoredImage:
+class _JsonArray(FunctionElement[Any]):
+    """The values of a group as one JSON array: ``json_agg`` on PostgreSQL,
+    ``json_group_array`` on SQLite."""
+
+    type = sa.JSON()
+    inherit_cache = True
+    name = "json_array"
+
+
+class _JsonObject(FunctionElement[Any]):
+    """A JSON object of ``key, value, ...``: ``json_build_object`` on PostgreSQL,
+    ``json_object`` on SQLite."""
+
+    type = sa.JSON()
+    inherit_cache = True
+    name = "json_object"
+
+
+class _AsJson(FunctionElement[Any]):
+    """A JSON column as a value to nest: itself on PostgreSQL; ``json()`` on SQLite, which
+    keeps JSON as text and would otherwise nest it as a string."""
+
+    type = sa.JSON()
+    inherit_cache = True
+    name = "as_json"
+
+
+_FUNCTIONS = {
+    "postgresql": {"json_array": "json_agg", "json_object": "json_build_object", "as_json": ""},
+    "sqlite": {"json_array": "json_group_array", "json_object": "json_object", "as_json": "json"},
+}
+
+
+@compiles(_JsonArray)
+@compiles(_JsonObject)
+@compiles(_AsJson)
+def _json_function(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    name = _FUNCTIONS[compiler.dialect.name][element.name]
+    return f"{name}({compiler.process(element.clauses, **kw)})"
+
+
+def images_of(product_id: sa.ColumnElement[int]) -> sa.Label[Any]:
+    """A column for a product's statement: the images of ``product_id`` as a JSON array of
+    objects, in no order (:func:`shown_images` sorts them), read by the statement itself
+    instead of one more round trip. NULL when there are none on PostgreSQL (nothing to
+    parse), ``[]`` on SQLite."""
+    pairs: list[Any] = []
+    for column in _SHOWN:
+        pairs += [_key(column.name), column]
+    pairs += [_key("renditions"), _AsJson(_m.renditions)]
+    images = sa.select(_JsonArray(_JsonObject(*pairs))).where(_m.product_id == product_id)
+    return images.scalar_subquery().label("images")
+
+
+def _key(name: str) -> sa.ColumnElement[Any]:
+    # In the SQL text, not a parameter: the hot reads send their parameters on every call.
+    return sa.literal_column(f"'{name}'")
+
+
+def shown_images(value: Any, product_id: int) -> tuple[StoredImage, ...]:
+    """The images of one product from :func:`images_of`'s column, in their positions."""
+    if not value:
+        return ()
+    rows = sorted(value, key=_position)
+    return tuple(_image({**row, "product_id": product_id}) for row in rows)
+
+
+def _position(row: Mapping[str, Any]) -> int:
+    return int(row["position"])
+
+
+def _image(row: Mapping[Any, Any]) -> StoredImage:
     renditions = tuple(
         StoredRendition(int(r["width"]), int(r["height"]), str(r["format"]), str(r["name"]))
-        for r in row.renditions
+        for r in row["renditions"]
     )
     return StoredImage(
-        id=row.id,
-        product_id=row.product_id,
-        position=row.position,
-        alt=row.alt,
-        width=row.width,
-        height=row.height,
-        content_hash=row.content_hash,
-        format=row.format,
+        id=row["id"],
+        product_id=row["product_id"],
+        position=row["position"],
+        alt=row["alt"],
+        width=row["width"],
+        height=row["height"],
+        content_hash=row["content_hash"],
+        format=row["format"],
         renditions=renditions,
     )
 
@@ -61,24 +123,11 @@ class SqlProductImageRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
-    def for_products(self, product_ids: Sequence[int]) -> dict[int, list[StoredImage]]:
-        if not product_ids:
-            return {}
-        ids = list(product_ids)
-        if self._conn.dialect.name == "postgresql":
-            rows = _FOR_PRODUCTS_PG.all(self._conn, {"ids": ids})
-        else:
-            rows = self._conn.execute(_FOR_PRODUCTS, {"ids": ids}).all()
-        images: dict[int, list[StoredImage]] = {}
-        for row in rows:
-            images.setdefault(row.product_id, []).append(_image(row))
-        return images
-
     def get(self, product_id: int, image_id: int) -> StoredImage | None:
         row = self._conn.execute(
             _SELECT.where(_m.id == image_id, _m.product_id == product_id)
         ).first()
-        return None if row is None else _image(row)
+        return None if row is None else _image(row._mapping)
 
     def add(self, product_id: int, image: NewImage, now: datetime) -> StoredImage:
         position = (
@@ -105,7 +154,7 @@ class SqlProductImageRepository:
             )
             .returning(*_COLUMNS)
         ).one()
-        return _image(row)
+        return _image(row._mapping)
 
     def set_alt(self, image_id: int, alt: str) -> None:
         self._conn.execute(sa.update(product_images).where(_m.id == image_id).values(alt=alt))
