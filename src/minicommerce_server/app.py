@@ -59,7 +59,7 @@ def create_app(
     shop = shop or Shop.from_settings(settings, migrate=False)
     metrics.catalog_cache = shop.catalog_cache.stats
     timeouts = shop.database.timeouts
-    offload = Offload(workers=settings.db_pool_size, deadline=timeouts.longest_read)
+    offload = Offload(workers=settings.read_threads, deadline=timeouts.longest_read)
     handler_threads = HandlerThreads(workers=settings.db_pool_size)
     owns_backends = backends is None
     backends = backends or Backends.connect(

@@ -6,6 +6,13 @@ on the event loop, and with it every request of the worker, ``/health`` included
 in this pool instead, which costs less than Litestar's generic hand-off (docs/benchmarks.md),
 and are abandoned after a deadline with a 503: the thread is left to finish or fail on its
 own, and the request does not wait for it.
+
+The pool is small (``MINICOMMERCE_READ_THREADS``, 4): a read holds its thread for a round
+trip or two, so a few threads keep a worker's reads flowing, and every thread more is one
+more to hand the GIL to. With 20 (the database pool's size, as it was) two workers served
+an uncached list at 2,663-2,793 requests/s and a detail at 4,335-4,393; with 4, at
+3,203-3,413 and 5,117-5,566, for 9-15 % less CPU per request (docs/benchmarks.md). Raise
+it when the database is far away: a thread waits out each round trip.
 """
 
 from __future__ import annotations
@@ -28,7 +35,13 @@ RETRY_AFTER_S = 5
 class Offload:
     def __init__(self, *, workers: int, deadline: float) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mc-db")
+        self.workers = workers
         self.deadline = deadline
+
+    @property
+    def started(self) -> int:
+        """How many threads run (they start as the reads need them)."""
+        return len(self._executor._threads)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()

@@ -34,6 +34,8 @@ class ServerSettings(Settings):
     # read only to refuse it, so that nobody keeps relying on it unknowingly.
     trust_forwarded_for: Annotated[str | None, Field(exclude=True, repr=False)] = None
     log_level: str = "INFO"
+    # Threads per process for the catalog reads the cache does not answer (offload.py).
+    read_threads: Annotated[int, Field(ge=1, le=200)] = 4
 
     @field_validator("trusted_proxies")
     @classmethod

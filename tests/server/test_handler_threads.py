@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from minicommerce import Shop
-from minicommerce_server.offload import HandlerThreads
+from minicommerce_server.offload import HandlerThreads, Offload
 from tests.server.conftest import sign_up
 
 
@@ -26,6 +26,24 @@ def test_sync_handlers_run_in_the_apps_threads(
         account = sign_up(client, sqlite_shop, "threads@example.com")  # login: a sync route
         assert client.get("/api/v1/orders", headers=account.headers).status_code == 200
         assert 1 <= threads.started <= 7
+
+
+def test_catalog_reads_run_in_a_pool_of_their_own_sized_by_read_threads(
+    app_factory: Callable[..., Litestar],
+) -> None:
+    app = app_factory(read_threads=3, catalog_cache_ttl=0)
+    offload = app.state["offload"]
+    assert isinstance(offload, Offload)
+    assert offload.workers == 3
+    handlers = app.state["handler_threads"]
+    assert isinstance(handlers, HandlerThreads)
+    assert handlers.workers == 20  # the database pool's size, not the reads'
+    with TestClient(app) as client:
+        assert offload.started == 0
+        for _ in range(10):
+            assert client.get("/api/v1/products").status_code == 200
+        assert 1 <= offload.started <= 3
+        assert handlers.started == 0  # the reads did not use the handlers' threads
 
 
 def test_the_threads_are_the_loops_default_until_stopped() -> None:
