@@ -6,8 +6,7 @@ file (`docker compose config`: valid, its secrets required); its services, addre
 volumes and settings fit together and name only real settings; the Dockerfile is what
 docs/deploy.md promises. The fleet tests run deploy/nginx.conf itself in front of real
 instances; tests/fleet/test_container.py runs the image that .ci/run builds from the
-Dockerfile. The compose layout itself is not brought up: its postgres, redis and nginx
-images come from Docker Hub, which CI cannot reach (docs/deploy.md).
+Dockerfile. tests/fleet/test_compose_up.py brings the compose layout up.
 """
 
 from __future__ import annotations
