@@ -47,6 +47,7 @@ OFFICIAL = {
 STANDIN_BASES = ("debian:bookworm-slim", "minicommerce-ci-base:bookworm")
 PASSWORD = "correct horse battery"
 UP_TIMEOUT_S = 240
+PROJECT_PREFIX = "mc-test-"
 
 
 @dataclass
@@ -122,6 +123,20 @@ def override(port: int, standin: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def remove_leftovers() -> None:
+    """What an earlier run that was killed left of its project (its fixed subnet would
+    clash with this one's)."""
+    for kind, listing in (
+        ("container", ["ps", "--all", "--filter", f"name={PROJECT_PREFIX}", "-q"]),
+        ("network", ["network", "ls", "--filter", f"name={PROJECT_PREFIX}", "-q"]),
+        ("volume", ["volume", "ls", "--filter", f"name={PROJECT_PREFIX}", "-q"]),
+    ):
+        found = docker(*listing).stdout.split()
+        force = [] if kind == "network" else ["--force"]  # networks have no --force here
+        if found:
+            docker(kind, "rm", *force, *found)
+
+
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
     if shutil.which("docker") is None:
@@ -144,7 +159,8 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
     (work / "pgbouncer" / "userlist.txt").write_text(f'"minicommerce" "{postgres_password}"\n')
     port = free_ports(HTTP_PORTS)[0]
     (work / "ci.yaml").write_text(override(port, standin))
-    project = f"mc-test-{uuid.uuid4().hex[:8]}"
+    remove_leftovers()
+    project = f"{PROJECT_PREFIX}{uuid.uuid4().hex[:8]}"
     files = ["--project-name", project, "--file", str(work / "compose.yaml")]
     base = [*command, *files, "--file", str(work / "ci.yaml")]
     try:
