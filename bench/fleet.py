@@ -137,18 +137,19 @@ def main() -> None:
         requests = result["orders_per_s"] * args.duration
         server_ms = 1000 * (base.cpu_seconds(pids) - cpu) / requests
         pg_ms = 1000 * (base.cpu_seconds(pg_pids | base.postgres()) - pg_cpu) / requests
-        before = [route_latencies(p) for p in backs]
-        waits_before = [invalidation_waits(p) for p in backs]
+        before = [metrics(p) for p in backs]
         paced = (
             mixed(front, {**scenario, "BENCH_PACE_RPS": str(args.pace)}, args.duration,
                   args.connections)
             if args.pace
             else None
         )  # fmt: skip
-        slow = slow_routes(before, [route_latencies(p) for p in backs])
+        after = [metrics(p) for p in backs]
+        slow = slow_routes([route_latencies(m) for m in before],
+                           [route_latencies(m) for m in after])  # fmt: skip
         waits = [
-            [b - a for a, b in zip(old, invalidation_waits(p), strict=True)]
-            for old, p in zip(waits_before, backs, strict=True)
+            [b - a for a, b in zip(invalidation_waits(old), invalidation_waits(new), strict=True)]
+            for old, new in zip(before, after, strict=True)
         ]
         bodies = capture(front, tokens.read_text().split()[0], ids[0], tmp)
     finally:
@@ -292,12 +293,16 @@ _SAMPLE = re.compile(
 )
 
 
-def route_latencies(port: int) -> dict[str, tuple[float, float]]:
-    """Per ``METHOD route``: answers within 100 ms and all answers, from the instance's
-    ``/metrics`` (cumulative since it started)."""
+def metrics(port: int) -> list[str]:
+    """The lines of an instance's ``/metrics`` (counters cumulative since it started)."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    return list(text.decode().splitlines())
+
+
+def route_latencies(lines: list[str]) -> dict[str, tuple[float, float]]:
+    """Per ``METHOD route``: answers within 100 ms and all answers, from ``/metrics``."""
     counts: dict[str, list[float]] = {}
-    for line in text.decode().splitlines():
+    for line in lines:
         found = _SAMPLE.match(line)
         if found is None:
             continue
@@ -310,15 +315,13 @@ def route_latencies(port: int) -> dict[str, tuple[float, float]]:
     return {route: (within, total) for route, (within, total) in counts.items()}
 
 
-def invalidation_waits(port: int) -> list[float]:
-    """The instance's catalog invalidations, the seconds they waited for
-    acknowledgements, and those that waited out the lease (cumulative)."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+def invalidation_waits(lines: list[str]) -> list[float]:
+    """Catalog invalidations, the seconds they waited for acknowledgements, and those
+    that waited out the lease, from ``/metrics``."""
     names = ("minicommerce_catalog_invalidations_total",
              "minicommerce_catalog_invalidation_wait_seconds_total",
              "minicommerce_catalog_lease_expiries_total")  # fmt: skip
-    found = dict(line.split(" ", 1) for line in text.decode().splitlines()
-                 if line.startswith(names))  # fmt: skip
+    found = dict(line.split(" ", 1) for line in lines if line.startswith(names))
     return [float(found.get(name, 0)) for name in names]
 
 

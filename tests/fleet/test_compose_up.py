@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,8 +65,8 @@ class Layout:
             "-Atc", query,
         )  # fmt: skip
 
-    def call(self, method: str, path: str, **kwargs: object) -> Answer:
-        return call(self.port, method, path, **kwargs)  # type: ignore[arg-type]
+    def call(self, method: str, path: str, **kwargs: Any) -> Answer:
+        return call(self.port, method, path, **kwargs)
 
 
 def checked_compose(command: list[str], *args: str, timeout: float = 120) -> str:

@@ -175,9 +175,7 @@ class MemoryProducts:
         return None if row is None else self._product(row)
 
     def _shown(self, row: Mapping[str, Any]) -> ShownProduct:
-        images = self._state.product_images.values()
-        mine = sorted((i for i in images if i.product_id == row["id"]), key=lambda i: i.position)
-        return ShownProduct(self._product(row), mine)
+        return ShownProduct(self._product(row), _images_of(self._state, row["id"]))
 
     def get_shown(self, product_id: int) -> ShownProduct | None:
         row = self._row(product_id)
@@ -249,6 +247,12 @@ class MemoryProducts:
         ][:limit]
 
 
+def _images_of(state: State, product_id: int) -> list[StoredImage]:
+    """A product's images, in their positions."""
+    images = state.product_images.values()
+    return sorted((i for i in images if i.product_id == product_id), key=lambda i: i.position)
+
+
 class MemoryProductImages:
     """Images in dense positions per product, like ``storage/images.py``."""
 
@@ -256,8 +260,7 @@ class MemoryProductImages:
         self._state = state
 
     def _of(self, product_id: int) -> list[StoredImage]:
-        images = self._state.product_images.values()
-        return sorted((i for i in images if i.product_id == product_id), key=lambda i: i.position)
+        return _images_of(self._state, product_id)
 
     def get(self, product_id: int, image_id: int) -> StoredImage | None:
         image = self._state.product_images.get(image_id)
