@@ -19,6 +19,7 @@ from minicommerce.catalog.service import CatalogService, ImageLimits
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import ConfigurationError
 from minicommerce.media import DirectoryMediaStorage, MediaStorage, UnconfiguredMediaStorage
+from minicommerce.orders.repository import AsyncOrderWriter
 from minicommerce.orders.rowcache import ROW_CACHE_SIZE
 from minicommerce.orders.service import DEFAULT_KEY_TTL, DEFAULT_PLACEMENT_CONCURRENCY, OrderService
 from minicommerce.settings import Settings, default_media_dir
@@ -89,6 +90,7 @@ class Shop:
         order_row_cache: int = ROW_CACHE_SIZE,
         placement_concurrency: int | None = DEFAULT_PLACEMENT_CONCURRENCY,
         catalog_cache: CatalogCache | None = None,
+        async_orders: AsyncOrderWriter | None = None,
     ) -> None:
         self._database = database
         self._positions: WritePositions | None = None
@@ -117,6 +119,7 @@ class Shop:
             row_cache=order_row_cache,
             catalog_cache=self.catalog_cache,
             placement_concurrency=placement_concurrency,
+            async_writer=async_orders,
         )
         self.accounts = AccountService(uow, hasher, clock)
         self.auth = AuthService(
@@ -150,7 +153,15 @@ class Shop:
         closes it too."""
         currency = options.get("currency", "USD")
         uow = SqlUnitOfWorkFactory(database, currency, positions)
-        shop = cls(uow=uow, database=database, **options)
+        writer = None
+        if database.backend == "postgresql":
+            from minicommerce.storage.async_orders import AsyncPgOrderWriter
+
+            # Placement from an event loop (OrderService.place_async) without a thread.
+            bound = options.get("placement_concurrency", DEFAULT_PLACEMENT_CONCURRENCY)
+            size = bound if bound is not None else database.writer.pool.size()  # type: ignore[attr-defined]
+            writer = AsyncPgOrderWriter(database, size=size, positions=uow.positions)
+        shop = cls(uow=uow, database=database, async_orders=writer, **options)
         shop._positions = positions
         return shop
 
@@ -291,6 +302,7 @@ class Shop:
             raise
 
     def close(self) -> None:
+        self.orders.close()
         self.catalog_cache.close()
         if self._database is not None:
             self._database.dispose()

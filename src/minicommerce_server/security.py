@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -100,10 +100,22 @@ class Caller:
         try:
             return call(session)
         except InvalidToken:
-            token = _access_token(self._scope)
-            if token is not None:
-                self._shop.auth.forget(token)
+            self._forget_token()
             raise
+
+    async def checked_by_async(self, call: Callable[[SessionCheck], Awaitable[T]]) -> T:
+        """:meth:`checked_by` for a coroutine function (``place_async``)."""
+        session = self.session
+        try:
+            return await call(session)
+        except InvalidToken:
+            self._forget_token()
+            raise
+
+    def _forget_token(self) -> None:
+        token = _access_token(self._scope)
+        if token is not None:
+            self._shop.auth.forget(token)
 
 
 def provide_caller(request: Request[Any, Any, Any], shop: NamedDependency[Shop]) -> Caller:

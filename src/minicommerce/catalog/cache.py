@@ -70,6 +70,14 @@ class CatalogChange:
     ) -> CatalogChange:
         return cls(frozenset(products), lists, stock_taken)
 
+    def merged(self, other: CatalogChange) -> CatalogChange:
+        """Both changes as one."""
+        return CatalogChange(
+            self.products | other.products,
+            self.lists or other.lists,
+            self.stock_taken or other.stock_taken,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class LoadedPage:

@@ -441,11 +441,11 @@ class RedisCatalogCache:
         self.local.apply(change.products, change.lists, change.stock_taken)
         with self._state:
             if self._pending is not None:  # Redis missed earlier ones: send them too
-                change = _merge(self._pending, change)
+                change = self._pending.merged(change)
                 self._pending = None
         if time.monotonic() < self._closed_until or not self._publish_together(change):
             with self._state:
-                self._pending = change if self._pending is None else _merge(self._pending, change)
+                self._pending = change if self._pending is None else self._pending.merged(change)
 
     def _publish_together(self, change: CatalogChange) -> bool:
         """Publish ``change`` with those of the writers that call meanwhile, and wait for
@@ -459,7 +459,7 @@ class RedisCatalogCache:
         with self._rounds:
             joined = self._open_round
             if joined is not None:
-                joined.change = _merge(joined.change, change)
+                joined.change = joined.change.merged(change)
             else:
                 mine = self._open_round = _Round(change)
                 while self._sending:
@@ -673,12 +673,6 @@ class RedisCatalogCache:
         self._lease_until = 0.0
         self.local.clear()
         self._pool.disconnect()
-
-
-def _merge(a: CatalogChange, b: CatalogChange) -> CatalogChange:
-    return CatalogChange(
-        a.products | b.products, a.lists or b.lists, a.stock_taken or b.stock_taken
-    )
 
 
 def _change_text(change: CatalogChange) -> str:

@@ -72,6 +72,20 @@ class DailyTotal:
     total: Decimal
 
 
+class AsyncOrderWriter(Protocol):
+    """``OrderRepository.add`` without a thread: for placement from an event loop
+    (``OrderService.place_async``). The same statement, its own transaction, the same
+    answers; a database that cannot serve raises
+    :class:`~minicommerce.errors.ServiceUnavailable`. Storage that has one checks what it
+    is given (``OrderRepository.checks_seen``) and the session."""
+
+    async def add(
+        self, new: NewOrder, draft: OrderDraft, seen: Seen
+    ) -> Order | Stale | KeyTaken | SignedOut: ...
+
+    def close(self) -> None: ...
+
+
 class OrderRepository(Protocol):
     """Placement: :meth:`answered` (with a key), :meth:`read`, then :meth:`add` with the
     draft that ``orders.placement`` made of what was read. Nothing here decides what an

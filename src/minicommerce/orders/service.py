@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import itertools
 import threading
 from collections.abc import Mapping
@@ -12,6 +14,7 @@ from decimal import Decimal
 from minicommerce.accounts.auth import SESSION_ENDED, signed_in
 from minicommerce.accounts.models import SessionCheck, SignedOut
 from minicommerce.catalog.cache import CatalogCache, CatalogChange, NoCatalogCache
+from minicommerce.catalog.loop_changes import LoopChanges
 from minicommerce.clock import Clock, utcnow
 from minicommerce.errors import (
     CommerceError,
@@ -43,6 +46,7 @@ from minicommerce.orders.models import (
 from minicommerce.orders.placement import OrderDraft, draft_order, merge_lines
 from minicommerce.orders.repository import (
     Answered,
+    AsyncOrderWriter,
     NewOrder,
     OrderRepository,
     Seen,
@@ -94,6 +98,14 @@ class OrderService:
     Stock taken or returned is told to the catalog ``cache`` after the commit, before the
     call returns; placement itself never reads the catalog cache (prices and stock are the
     database's, or remembered rows that ``add`` checks against it).
+
+    :meth:`place_async` is placement for callers on an event loop. With an
+    ``async_writer`` (``AsyncOrderWriter``: PostgreSQL's, ``storage/async_orders.py``) the
+    common case runs on the loop, with no thread: explicit lines whose products are all
+    remembered, drafted into an order, recorded by the writer's one statement. Anything
+    else (a refusal to make, a changed row, a key already taken, the cart, no writer) is
+    :meth:`place` itself in the loop's default executor, from the start: the fast path
+    records nothing unless it answers, so the rules above hold whichever path answers.
     """
 
     def __init__(
@@ -109,6 +121,7 @@ class OrderService:
         row_cache: int = ROW_CACHE_SIZE,
         catalog_cache: CatalogCache | None = None,
         placement_concurrency: int | None = DEFAULT_PLACEMENT_CONCURRENCY,
+        async_writer: AsyncOrderWriter | None = None,
     ) -> None:
         if placement_concurrency is not None and placement_concurrency < 1:
             raise ValueError("placement_concurrency must be at least 1 (or None: no bound)")
@@ -127,6 +140,8 @@ class OrderService:
         self._rows = RowCache(row_cache)
         self._warm = False
         self._warming = threading.Lock()
+        self._async_writer = async_writer
+        self._loop_changes = LoopChanges(self._catalog_cache)
 
     def place(
         self,
@@ -217,6 +232,52 @@ class OrderService:
                 "items", f"the order total {drafted.total} is above the maximum {MAX_ORDER_TOTAL}"
             )
         raise EmptyCartError()
+
+    async def place_async(
+        self,
+        user_id: int,
+        request: PlaceOrder,
+        idempotency_key: str | None = None,
+        *,
+        session: SessionCheck | None = None,
+    ) -> tuple[Order, bool]:
+        """:meth:`place` for a caller on an event loop: the same answers and errors, on the
+        loop where it can be, else in the loop's default executor (class docstring)."""
+        loop = asyncio.get_running_loop()
+        in_thread = functools.partial(
+            self.place, user_id, request, idempotency_key, session=session
+        )
+        writer = self._async_writer
+        if writer is None or not self._warm:  # the first placement warms up, in a thread
+            return await loop.run_in_executor(None, in_thread)
+        if session is not None and session.user_id != user_id:
+            raise ValueError("the session is not the user's")
+        try:
+            new = self._new_order(user_id, request, idempotency_key, session)
+        except CommerceError:  # answered as place answers it (the session first)
+            return await loop.run_in_executor(None, in_thread)
+        seen = self._remembered(new.lines)
+        drafted = None if seen is None else draft_order(seen.wanted, seen.rows)
+        if seen is None or not isinstance(drafted, OrderDraft):
+            return await loop.run_in_executor(None, in_thread)
+        added = await writer.add(new, drafted, seen)
+        if isinstance(added, SignedOut):
+            raise InvalidToken(SESSION_ENDED)
+        if not isinstance(added, Order):  # nothing recorded: placement from the start
+            return await loop.run_in_executor(None, in_thread)
+        if not isinstance(self._catalog_cache, NoCatalogCache):
+            # Stock was taken, as in place; told with the loop's other placements.
+            await self._loop_changes.changed(
+                CatalogChange.of((item.product_id for item in added.items), stock_taken=True)
+            )
+        if next(self._placements) % self._purge_every == 0:
+            await loop.run_in_executor(None, self.purge_idempotency_keys, self._purge_batch)
+        return added, True
+
+    def close(self) -> None:
+        """Close the async writer's connections, if any."""
+        if self._async_writer is not None:
+            self._async_writer.close()
 
     def _new_order(
         self,

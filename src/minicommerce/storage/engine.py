@@ -212,6 +212,13 @@ def _generic_plans(common: dict[str, Any], pgbouncer: bool) -> dict[str, Any]:
     return {**common, "connect_args": {**args, "options": options}}
 
 
+def writer_connect_args(timeouts: Timeouts, pgbouncer: bool) -> dict[str, Any]:
+    """psycopg's connection arguments for the writer's connections: what the writer engine
+    connects with, for connections made without it (``async_orders.py``)."""
+    common = _postgres_options(timeouts, 1, 0, False, pgbouncer)
+    return dict(_generic_plans(common, pgbouncer)["connect_args"])
+
+
 def _replica_engine(url: URL, common: dict[str, Any]) -> Engine:
     if url.get_backend_name() != "postgresql":
         raise ConfigurationError("read replicas must be PostgreSQL databases")

@@ -196,52 +196,65 @@ class PgOrderRepository(SqlOrderRepository):
     def add(
         self, new: NewOrder, draft: OrderDraft, seen: Seen
     ) -> Order | Stale | KeyTaken | SignedOut:
-        items = draft.items
-        from_cart = new.lines is None
-        keyed = new.idempotency_key is not None
-        params: dict[str, Any] = {
-            "user_id": new.user_id,
-            "total": draft.total,
-            "currency": new.currency,
-            "address": json.dumps(new.shipping_address, separators=(",", ":")),
-            "now": new.now,
-            "ids": [item.product_id for item in items],
-            "n": len(items),
-            # One JSON parameter: adapting an array per column cost more client CPU.
-            "lines": json.dumps(
-                [
-                    {
-                        "product_id": item.product_id,
-                        "sku": item.sku,
-                        "name": item.name,
-                        "quantity": item.quantity,
-                        "unit_price": str(item.unit_price),
-                        "line_total": str(item.line_total),
-                    }
-                    for item in items
-                ],
-                separators=(",", ":"),
-            ),
-        }
-        if from_cart:
-            params["cart"] = json.dumps(
-                [{"product_id": p, "quantity": q} for p, q in seen.wanted.items()]
-            )
-            params["cart_n"] = len(seen.wanted)
-        if keyed:
-            params["key"] = new.idempotency_key
-            params["fingerprint"] = new.fingerprint
-            params["answer"] = answer_of(placed(0, new, draft))  # the id is kept beside it
-        session = new.session
-        if session is not None:
-            params |= session_params(session)
-        row = self._run(ADD[from_cart, keyed, session is not None], params)[0]
-        if not row["signed_in"]:
-            return SignedOut()
-        if not row["ok"]:
-            return Stale()
-        if row["id"] is None:
-            return KeyTaken()
-        if row["taken"] != len(items):  # pragma: no cover - the rows were locked and checked
-            raise RuntimeError("a product changed under its lock")
-        return placed(row["id"], new, draft)
+        sql, params = add_statement(new, draft, seen)
+        return add_outcome(self._run(sql, params)[0], new, draft)
+
+
+def add_statement(new: NewOrder, draft: OrderDraft, seen: Seen) -> tuple[str, dict[str, Any]]:
+    """``PgOrderRepository.add``'s statement and its parameters (``AsyncPgOrderWriter``
+    sends the same)."""
+    items = draft.items
+    from_cart = new.lines is None
+    keyed = new.idempotency_key is not None
+    params: dict[str, Any] = {
+        "user_id": new.user_id,
+        "total": draft.total,
+        "currency": new.currency,
+        "address": json.dumps(new.shipping_address, separators=(",", ":")),
+        "now": new.now,
+        "ids": [item.product_id for item in items],
+        "n": len(items),
+        # One JSON parameter: adapting an array per column cost more client CPU.
+        "lines": json.dumps(
+            [
+                {
+                    "product_id": item.product_id,
+                    "sku": item.sku,
+                    "name": item.name,
+                    "quantity": item.quantity,
+                    "unit_price": str(item.unit_price),
+                    "line_total": str(item.line_total),
+                }
+                for item in items
+            ],
+            separators=(",", ":"),
+        ),
+    }
+    if from_cart:
+        params["cart"] = json.dumps(
+            [{"product_id": p, "quantity": q} for p, q in seen.wanted.items()]
+        )
+        params["cart_n"] = len(seen.wanted)
+    if keyed:
+        params["key"] = new.idempotency_key
+        params["fingerprint"] = new.fingerprint
+        params["answer"] = answer_of(placed(0, new, draft))  # the id is kept beside it
+    session = new.session
+    if session is not None:
+        params |= session_params(session)
+    return ADD[from_cart, keyed, session is not None], params
+
+
+def add_outcome(
+    row: Mapping[str, Any], new: NewOrder, draft: OrderDraft
+) -> Order | Stale | KeyTaken | SignedOut:
+    """What the row of ``add_statement`` says happened."""
+    if not row["signed_in"]:
+        return SignedOut()
+    if not row["ok"]:
+        return Stale()
+    if row["id"] is None:
+        return KeyTaken()
+    if row["taken"] != len(draft.items):  # pragma: no cover - the rows were locked and checked
+        raise RuntimeError("a product changed under its lock")
+    return placed(row["id"], new, draft)
