@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from minicommerce import ConfigurationError, NewProduct, Shop
+from minicommerce import ConfigurationError, NewProduct, Registration, Shop
 from minicommerce.storage.engine import open_database
 from minicommerce.storage.migrate import current_revision, head_revision, upgrade
 from tests.conftest import (
@@ -62,6 +62,13 @@ from tests.integration.test_orders import (  # noqa: F401
     test_staff_move_orders_along_the_machine,
     test_ten_concurrent_requests_with_one_key_make_one_order,
 )
+from tests.integration.test_orders_async import (  # noqa: F401
+    on_loop,
+    request,
+    test_an_idempotent_replay_answers_the_first_order,
+    test_forty_buyers_on_one_loop_ten_in_stock,
+    test_refusals_are_places_and_record_nothing,
+)
 from tests.pgservers import PgBouncer
 
 
@@ -82,6 +89,27 @@ def shop(database_url: str) -> Iterator[Shop]:
         database_url, pgbouncer=True, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False
     ) as shop:
         yield shop
+
+
+@pytest.fixture
+def pg(shop: Shop) -> Shop:
+    """For the tests of placement on the event loop: its connections go through pgbouncer."""
+    return shop
+
+
+def test_placements_on_the_loop_repeat_past_the_prepare_threshold(shop: Shop) -> None:
+    mug = shop.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=100)).id
+    buyer = shop.accounts.register(Registration(email="b@example.com", password="x" * 8)).id
+    _, calls = on_loop(lambda: shop.orders.place_async(buyer, request((mug, 1))))
+    assert calls == ["place"]  # the first warms up
+
+    async def twenty() -> None:
+        for _ in range(20):
+            await shop.orders.place_async(buyer, request((mug, 1)))
+
+    _, calls = on_loop(twenty)
+    assert calls == []  # all on the loop, on one connection: no prepared statement
+    assert shop.catalog.get(mug).stock_quantity == 79
 
 
 def test_statements_repeat_past_the_prepare_threshold(shop: Shop) -> None:
