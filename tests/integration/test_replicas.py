@@ -269,6 +269,28 @@ def test_an_order_placed_then_read_by_its_owner_is_always_found(
     assert [o.id for o in shop.orders.list(buyer, limit=100).items] == placed[::-1]
 
 
+def test_an_order_placed_on_the_event_loop_is_found_by_its_owner_too(
+    shop: Shop, replica_url: str
+) -> None:
+    """Placement on the loop (``place_async``) records the write's position as the unit of
+    work does, so the owner's reads that may lag still see the order at once."""
+    from tests.integration.test_orders_async import on_loop
+
+    buyer = customer(shop)
+    product = mug(shop, stock=1000)
+    shop.orders.place(buyer, order_of(product.id))  # warms placement up
+    caught_up(shop, PRIMARY, replica_url)
+
+    async def fifty() -> None:
+        for _ in range(50):  # the replica streams: each read races the replay
+            order, _ = await shop.orders.place_async(buyer, order_of(product.id))
+            assert shop.orders.get(buyer, order.id) == order
+            assert shop.orders.list(buyer, limit=1).items == [order]
+
+    _, calls = on_loop(fifty)
+    assert calls == []  # every one of them on the loop
+
+
 def test_read_your_writes_holds_across_instances_through_redis(
     open_shop: Callable[..., Shop], replica_url: str, redis_url: str
 ) -> None:
