@@ -24,6 +24,7 @@ from minicommerce import (
     InvalidToken,
     NewProduct,
     NotFound,
+    Order,
     PlaceOrder,
     ProductChanges,
     Registration,
@@ -270,3 +271,36 @@ def test_an_unreachable_database_is_service_unavailable() -> None:
     finally:
         writer.close()
         database.dispose()
+
+
+def test_a_caller_waits_for_a_connection_at_most_the_pool_timeout(pg: Shop) -> None:
+    mug = pg.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=5))
+    buyer = user(pg)
+    row = StockRow(id=mug.id, sku=None, name="Mug", price=Decimal("1.00"), stock_quantity=5)
+    draft = draft_order({mug.id: 1}, [row])
+    assert isinstance(draft, OrderDraft)
+    new = NewOrder(buyer, {mug.id: 1}, dict(ADDRESS), "USD", datetime.now(UTC))
+    database = open_database(pg.database.url, timeouts=Timeouts(pool=0.3))
+    writer = AsyncPgOrderWriter(database, size=1)
+
+    async def two_while_the_row_is_locked() -> tuple[object, object]:
+        with pg.database.writer.connect() as conn:
+            conn.execute(
+                sa.text("SELECT 1 FROM products WHERE id = :id FOR UPDATE"), {"id": mug.id}
+            )
+            first = asyncio.create_task(writer.add(new, draft, Seen({mug.id: 1}, [row])))
+            await asyncio.sleep(0.1)  # the first holds the only connection, on the lock
+            second = await asyncio.gather(
+                writer.add(new, draft, Seen({mug.id: 1}, [row])), return_exceptions=True
+            )
+            conn.rollback()
+        return await first, second[0]
+
+    try:
+        (first, second), _ = on_loop(two_while_the_row_is_locked)
+    finally:
+        writer.close()
+        database.dispose()
+    assert isinstance(second, ServiceUnavailable)
+    assert isinstance(first, Order)
+    assert pg.catalog.get(mug.id).stock_quantity == 4

@@ -113,17 +113,13 @@ class AsyncPgOrderWriter:
         try:
             async with asyncio.timeout(self._wait):
                 connection = await waiter
-        except TimeoutError:
-            if waiter.done() and not waiter.cancelled():  # handed over as time ran out
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():  # handed over as it gave up
                 self._release(pool, waiter.result(), broken=False)
-            else:
+            elif waiter in pool.waiting:  # a hand-over may have skipped it already
                 pool.waiting.remove(waiter)
-            raise database_unavailable() from None
-        except BaseException:
-            if waiter in pool.waiting:
-                pool.waiting.remove(waiter)
-            elif waiter.done() and not waiter.cancelled():
-                self._release(pool, waiter.result(), broken=False)
+            if isinstance(exc, TimeoutError):
+                raise database_unavailable() from None
             raise
         if connection is None:  # a slot, handed over by a dropped connection: connect
             return await self._connect(pool)
