@@ -32,6 +32,7 @@ def test_every_example_is_tested() -> None:
         "quickstart.py",
         "postgres_redis.py",
         "checkout.py",
+        "async_orders.py",
     }
 
 
@@ -42,6 +43,11 @@ def test_checkout(database_url: str, tmp_path: Path) -> None:
     assert "same order True, created again False" in out
     assert "sold out: product" in out
     assert "mugs back in stock: 3" in out
+
+
+def test_async_orders(database_url: str, tmp_path: Path) -> None:
+    env = {"MINICOMMERCE_DATABASE_URL": database_url, "MINICOMMERCE_SECRET_KEY": SECRET}
+    assert "sold 5, refused 15, left 0" in run("async_orders.py", env, tmp_path)
 
 
 def test_quickstart_on_sqlite_twice(tmp_path: Path) -> None:
@@ -70,6 +76,8 @@ def test_postgres_redis(postgres_database_url: str, redis_url: str, tmp_path: Pa
     assert "Steel bottle 19.99" in out
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "postgres_redis.py", "checkout.py"])
+@pytest.mark.parametrize(
+    "script", ["quickstart.py", "postgres_redis.py", "checkout.py", "async_orders.py"]
+)
 def test_examples_are_documented(script: str) -> None:
     assert (EXAMPLES / script).read_text().startswith('"""')
