@@ -122,23 +122,25 @@ class StatusChange(Command):
     status: OrderStatus
 
 
+def line_json(item: OrderItem) -> dict[str, object]:
+    """An order line as JSON, money as exact strings (kept answers, placement's write)."""
+    return {
+        "product_id": item.product_id,
+        "sku": item.sku,
+        "name": item.name,
+        "quantity": item.quantity,
+        "unit_price": str(item.unit_price),
+        "line_total": str(item.line_total),
+    }
+
+
 def answer_of(order: Order) -> str:
     """The order as answered, for an idempotent replay: JSON of every field but the id
     (kept beside it), money as exact strings."""
     return json.dumps(
         {
             "status": order.status.value,
-            "items": [
-                {
-                    "product_id": item.product_id,
-                    "sku": item.sku,
-                    "name": item.name,
-                    "quantity": item.quantity,
-                    "unit_price": str(item.unit_price),
-                    "line_total": str(item.line_total),
-                }
-                for item in order.items
-            ],
+            "items": [line_json(item) for item in order.items],
             "total_amount": str(order.total_amount),
             "currency": order.currency,
             "shipping_address": order.shipping_address,

@@ -33,7 +33,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from minicommerce.accounts.models import SignedOut
-from minicommerce.orders.models import Order, answer_of
+from minicommerce.orders.models import Order, answer_of, line_json
 from minicommerce.orders.placement import OrderDraft, StockRow
 from minicommerce.orders.repository import (
     Answered,
@@ -215,20 +215,7 @@ def add_statement(new: NewOrder, draft: OrderDraft, seen: Seen) -> tuple[str, di
         "ids": [item.product_id for item in items],
         "n": len(items),
         # One JSON parameter: adapting an array per column cost more client CPU.
-        "lines": json.dumps(
-            [
-                {
-                    "product_id": item.product_id,
-                    "sku": item.sku,
-                    "name": item.name,
-                    "quantity": item.quantity,
-                    "unit_price": str(item.unit_price),
-                    "line_total": str(item.line_total),
-                }
-                for item in items
-            ],
-            separators=(",", ":"),
-        ),
+        "lines": json.dumps([line_json(item) for item in items], separators=(",", ":")),
     }
     if from_cart:
         params["cart"] = json.dumps(
