@@ -9,12 +9,14 @@ also says which path answered."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -40,6 +42,7 @@ from minicommerce.storage.async_orders import AsyncPgOrderWriter
 from minicommerce.storage.engine import Timeouts, open_database
 from minicommerce.storage.tables import orders
 from tests.conftest import ADDRESS, FAST_ARGON2, SECRET, _truncate_postgres
+from tests.proxy import Proxy
 from tests.sessions import logged_out, sign_in
 
 T = TypeVar("T")
@@ -304,3 +307,53 @@ def test_a_caller_waits_for_a_connection_at_most_the_pool_timeout(pg: Shop) -> N
     assert isinstance(second, ServiceUnavailable)
     assert isinstance(first, Order)
     assert pg.catalog.get(mug.id).stock_quantity == 4
+
+
+def test_a_stalled_database_is_service_unavailable_within_the_deadline(
+    postgres_database_url: str,
+) -> None:
+    """No answer (the connection still up, as when the server stopped answering): the wait
+    is bounded like a read's, the connection dropped, and the next placement works."""
+    _truncate_postgres(postgres_database_url)
+    target = urlsplit(postgres_database_url)
+    with Proxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
+        url = postgres_database_url.replace(target.netloc, f"postgres@{proxy.url_netloc}")
+        timeouts = Timeouts(connect=1, statement=0.5, pool=1)
+        cache = MemoryCatalogCache(60)
+        with Shop.open(
+            url,
+            secret_key=SECRET,
+            argon2=FAST_ARGON2,
+            migrate=False,
+            timeouts=timeouts,
+            catalog_cache=cache,
+        ) as shop:
+            mug = shop.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=5)).id
+            buyer = warm(shop, mug)
+
+            async def then_stalled() -> float:
+                # On one loop: the stalled placement uses the connection the first opened.
+                await shop.orders.place_async(buyer, request((mug, 1)))
+                assert shop.catalog.get(mug).stock_quantity == 3  # cached now
+                proxy.stall()
+                started = time.monotonic()
+                with pytest.raises(ServiceUnavailable):
+                    await shop.orders.place_async(buyer, request((mug, 1)))
+                return time.monotonic() - started
+
+            waited, _ = on_loop(then_stalled)
+            assert timeouts.longest_read <= waited < timeouts.longest_read + 1
+            # Whether it was recorded is not known: the cache dropped what it may change.
+            assert cache.peek_product(mug) is None
+            proxy.forward()
+            # The stalled statement may still reach the database and commit; whether it
+            # did or not, the cache shows what the database holds.
+            time.sleep(0.5)
+            with shop.database.reader.connect() as conn:
+                held = conn.execute(
+                    sa.text("SELECT stock_quantity FROM products WHERE id = :id"), {"id": mug}
+                ).scalar_one()
+            assert shop.catalog.get(mug).stock_quantity == held
+            (_, created), calls = on_loop(lambda: shop.orders.place_async(buyer, request((mug, 1))))
+            assert created
+            assert calls == ["changed"]

@@ -24,6 +24,7 @@ from minicommerce.errors import (
     InvalidToken,
     InvalidTransition,
     NotFound,
+    ServiceUnavailable,
     ValidationError,
 )
 from minicommerce.ids import is_valid_id
@@ -260,19 +261,30 @@ class OrderService:
         drafted = None if seen is None else draft_order(seen.wanted, seen.rows)
         if seen is None or not isinstance(drafted, OrderDraft):
             return await loop.run_in_executor(None, in_thread)
-        added = await writer.add(new, drafted, seen)
+        try:
+            added = await writer.add(new, drafted, seen)
+        except (ServiceUnavailable, asyncio.CancelledError):
+            # The statement may have committed before the database went away (or the caller
+            # did): the cache drops what it may have changed, a version bump, harmless if
+            # nothing was.
+            await self._told(drafted)
+            raise
         if isinstance(added, SignedOut):
             raise InvalidToken(SESSION_ENDED)
         if not isinstance(added, Order):  # nothing recorded: placement from the start
             return await loop.run_in_executor(None, in_thread)
-        if not isinstance(self._catalog_cache, NoCatalogCache):
-            # Stock was taken, as in place; told with the loop's other placements.
-            await self._loop_changes.changed(
-                CatalogChange.of((item.product_id for item in added.items), stock_taken=True)
-            )
+        await self._told(drafted)
         if next(self._placements) % self._purge_every == 0:
             await loop.run_in_executor(None, self.purge_idempotency_keys, self._purge_batch)
         return added, True
+
+    async def _told(self, drafted: OrderDraft) -> None:
+        """Stock was taken from the draft's products, as in place: told to the catalog
+        cache with the loop's other placements (``catalog/loop_changes.py``)."""
+        if not isinstance(self._catalog_cache, NoCatalogCache):
+            await self._loop_changes.changed(
+                CatalogChange.of((item.product_id for item in drafted.items), stock_taken=True)
+            )
 
     def close(self) -> None:
         """Close the async writer's connections, if any."""

@@ -13,7 +13,10 @@ one statement (``postgres_orders.add_statement``) here, on connections of its ow
 - autocommit: the statement is its own transaction, as on the sync path (``autocommit.py``).
 
 A connection that failed is dropped, and an error that means the database cannot serve
-becomes :class:`~minicommerce.errors.ServiceUnavailable`, as in the unit of work. With read
+becomes :class:`~minicommerce.errors.ServiceUnavailable`, as in the unit of work; so does a
+statement not answered within ``Timeouts.longest_read`` (a database that stalls), whose
+connection is dropped too. Then whether the order was recorded is not known: a retry with
+the same idempotency key answers it either way. With read
 replicas, the write's WAL position is recorded for the user after it, as the unit of work
 does (``positions.py``).
 
@@ -24,6 +27,8 @@ one per app) gets connections of its own there.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +71,7 @@ class AsyncPgOrderWriter:
         )
         self._connect_args = writer_connect_args(database.timeouts, database.pgbouncer)
         self._wait = database.timeouts.pool
+        self._deadline = database.timeouts.longest_read
         self._size = size
         self._positions = positions if database.replicas is not None else None
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
@@ -76,21 +82,40 @@ class AsyncPgOrderWriter:
         sql, params = add_statement(new, draft, seen)
         pool = self._pool()
         connection = await self._acquire(pool)
+        # A database that stalls (no answer, the connection still up) would hold the caller
+        # for as long: past ``Timeouts.longest_read``, as for the reads, the connection is
+        # cut, and the wait ends at once with an error. Not by cancelling the wait: psycopg
+        # then asks the server to cancel the statement and waits seconds for that.
+        cut = _Cut(connection)
+        timer = pool.loop.call_later(self._deadline, cut)
         try:
-            async with connection.cursor(row_factory=dict_row) as cursor:
-                await cursor.execute(sql, params)
-                row = await cursor.fetchone()
-                assert row is not None  # the statement always answers one row
-                outcome = add_outcome(row, new, draft)
-                if isinstance(outcome, Order) and self._positions is not None:
-                    self._positions.remember(new.user_id, await _lsn(cursor))
+            outcome = await self._run(connection, sql, params, new, draft)
         except BaseException as exc:
             self._release(pool, connection, broken=True)
-            if isinstance(exc, Exception) and is_unavailable(exc):
+            if cut.fired or (isinstance(exc, Exception) and is_unavailable(exc)):
                 raise database_unavailable() from exc
             raise
-        self._release(pool, connection, broken=False)
+        finally:
+            timer.cancel()
+        self._release(pool, connection, broken=cut.fired)
         return outcome
+
+    async def _run(
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        sql: str,
+        params: dict[str, Any],
+        new: NewOrder,
+        draft: OrderDraft,
+    ) -> Order | Stale | KeyTaken | SignedOut:
+        async with connection.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(sql, params)
+            row = await cursor.fetchone()
+            assert row is not None  # the statement always answers one row
+            outcome = add_outcome(row, new, draft)
+            if isinstance(outcome, Order) and self._positions is not None:
+                self._positions.remember(new.user_id, await _lsn(cursor))
+            return outcome
 
     def _pool(self) -> _LoopPool:
         loop = asyncio.get_running_loop()
@@ -174,6 +199,25 @@ class AsyncPgOrderWriter:
             _finish(pool.idle)
             pool.idle = []
         self._pools.clear()
+
+
+class _Cut:
+    """Cuts a connection whose statement ran past its deadline: shut down, not closed, so
+    that its descriptor stays psycopg's (and the loop's) until the pool drops it."""
+
+    __slots__ = ("connection", "fired")
+
+    def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        self.connection = connection
+        self.fired = False
+
+    def __call__(self) -> None:
+        self.fired = True
+        try:
+            with socket.socket(fileno=os.dup(self.connection.pgconn.socket)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)  # the wait sees the end of the stream
+        except OSError:
+            pass  # closed already
 
 
 async def _lsn(cursor: psycopg.AsyncCursor[dict[str, Any]]) -> int:
