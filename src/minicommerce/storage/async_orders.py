@@ -1,10 +1,10 @@
 """Order placement's write on PostgreSQL from an event loop: psycopg's async connection.
 
 A placement that runs in a thread pays for the hand-offs: the event loop to the thread, the
-GIL back and forth at each round trip, and back to the loop. Measured with a throwaway
-build, an order placed on the loop cost about 40 % less server CPU than the same statement
-in a handler thread (docs/benchmarks.md). So ``OrderService.place_async`` sends placement's
-one statement (``postgres_orders.add_statement``) here, on connections of its own:
+GIL back and forth at each round trip, and back to the loop. Placed on the loop, a spread
+order cost about a quarter less server CPU, for 28-34 % more orders per second
+(docs/benchmarks.md). So ``OrderService.place_async`` sends placement's one statement
+(``postgres_orders.add_statement``) here, on connections of its own:
 
 - at most ``size`` per event loop (``placement_concurrency``), made as they are needed;
   callers beyond that wait in arrival order, at most ``Timeouts.pool`` seconds;
@@ -16,9 +16,8 @@ A connection that failed is dropped, and an error that means the database cannot
 becomes :class:`~minicommerce.errors.ServiceUnavailable`, as in the unit of work; so does a
 statement not answered within ``Timeouts.longest_read`` (a database that stalls), whose
 connection is dropped too. Then whether the order was recorded is not known: a retry with
-the same idempotency key answers it either way. With read
-replicas, the write's WAL position is recorded for the user after it, as the unit of work
-does (``positions.py``).
+the same idempotency key answers it either way. With read replicas, the write's WAL
+position is recorded for the user after it, as the unit of work does (``positions.py``).
 
 Connections belong to the loop that made them: a shop used from another loop (tests start
 one per app) gets connections of its own there.
@@ -27,6 +26,7 @@ one per app) gets connections of its own there.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 from collections import deque
@@ -46,6 +46,8 @@ from minicommerce.storage.replicas import LSN_SQL, UNREACHABLE
 
 if TYPE_CHECKING:
     import psycopg
+
+log = logging.getLogger("minicommerce.storage")
 
 
 class _LoopPool:
@@ -216,8 +218,8 @@ class _Cut:
         try:
             with socket.socket(fileno=os.dup(self.connection.pgconn.socket)) as sock:
                 sock.shutdown(socket.SHUT_RDWR)  # the wait sees the end of the stream
-        except OSError:
-            pass  # closed already
+        except Exception as exc:  # closed already (psycopg's error or the socket's)
+            log.debug("placement: the stalled connection was closed already: %s", exc)
 
 
 async def _lsn(cursor: psycopg.AsyncCursor[dict[str, Any]]) -> int:
