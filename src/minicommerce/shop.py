@@ -65,6 +65,10 @@ class Shop:
     ``catalog_cache`` (``minicommerce.catalog.cache``) serves product reads; the shop's
     writes keep it current, and the shop closes it. None by default; :meth:`from_settings`
     makes the one the settings describe (in process, or shared through Redis).
+
+    ``async_orders`` (``orders.repository.AsyncOrderWriter``) lets
+    ``orders.place_async`` place the common order on an event loop without a thread;
+    :meth:`over` (and so :meth:`open`) gives a PostgreSQL shop one. The shop closes it.
     """
 
     def __init__(
