@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self, TypedDict, Unpack
 
 import sqlalchemy as sa
+from sqlalchemy.pool import QueuePool
 
 from minicommerce.accounts.auth import AuthService, LoginThrottle
 from minicommerce.accounts.passwords import Argon2Parameters, PasswordHasher
@@ -163,7 +164,11 @@ class Shop:
 
             # Placement from an event loop (OrderService.place_async) without a thread.
             bound = options.get("placement_concurrency", DEFAULT_PLACEMENT_CONCURRENCY)
-            size = bound if bound is not None else database.writer.pool.size()  # type: ignore[attr-defined]
+            pool = database.writer.pool
+            if bound is not None:
+                size = bound
+            else:  # no bound on placements: as many as the writer's pooled connections
+                size = pool.size() if isinstance(pool, QueuePool) else DEFAULT_PLACEMENT_CONCURRENCY
             writer = AsyncPgOrderWriter(database, size=size, positions=uow.positions)
         shop = cls(uow=uow, database=database, async_orders=writer, **options)
         shop._positions = positions

@@ -99,6 +99,15 @@ def pg(postgres_database_url: str) -> Iterator[Shop]:
         yield shop
 
 
+def one_mug(*, product_id: int, user_id: int) -> tuple[NewOrder, OrderDraft, Seen]:
+    """One mug (1.00, 5 in stock) for the user, as a writer is given it."""
+    row = StockRow(id=product_id, sku=None, name="Mug", price=Decimal("1.00"), stock_quantity=5)
+    draft = draft_order({product_id: 1}, [row])
+    assert isinstance(draft, OrderDraft)
+    new = NewOrder(user_id, {product_id: 1}, dict(ADDRESS), "USD", datetime.now(UTC))
+    return new, draft, Seen({product_id: 1}, [row])
+
+
 def warm(shop: Shop, product_id: int) -> int:
     """A customer whose first order warmed placement up (in a thread, as the first is)."""
     buyer = user(shop)
@@ -263,14 +272,11 @@ def test_an_unreachable_database_is_service_unavailable() -> None:
         "postgresql://postgres@127.0.0.1:1/nowhere", timeouts=Timeouts(connect=1, pool=1)
     )
     writer = AsyncPgOrderWriter(database, size=1)
-    row = StockRow(id=1, sku=None, name="Mug", price=Decimal("1.00"), stock_quantity=5)
-    draft = draft_order({1: 1}, [row])
-    assert isinstance(draft, OrderDraft)
-    new = NewOrder(1, {1: 1}, dict(ADDRESS), "USD", datetime.now(UTC))
+    new, draft, seen = one_mug(product_id=1, user_id=1)
     try:
         for _ in range(2):  # the failed connection gave its slot back
             with pytest.raises(ServiceUnavailable):
-                on_loop(lambda: writer.add(new, draft, Seen({1: 1}, [row])))
+                on_loop(lambda: writer.add(new, draft, seen))
     finally:
         writer.close()
         database.dispose()
@@ -278,11 +284,7 @@ def test_an_unreachable_database_is_service_unavailable() -> None:
 
 def test_a_caller_waits_for_a_connection_at_most_the_pool_timeout(pg: Shop) -> None:
     mug = pg.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=5))
-    buyer = user(pg)
-    row = StockRow(id=mug.id, sku=None, name="Mug", price=Decimal("1.00"), stock_quantity=5)
-    draft = draft_order({mug.id: 1}, [row])
-    assert isinstance(draft, OrderDraft)
-    new = NewOrder(buyer, {mug.id: 1}, dict(ADDRESS), "USD", datetime.now(UTC))
+    new, draft, seen = one_mug(product_id=mug.id, user_id=user(pg))
     database = open_database(pg.database.url, timeouts=Timeouts(pool=0.3))
     writer = AsyncPgOrderWriter(database, size=1)
 
@@ -291,11 +293,9 @@ def test_a_caller_waits_for_a_connection_at_most_the_pool_timeout(pg: Shop) -> N
             conn.execute(
                 sa.text("SELECT 1 FROM products WHERE id = :id FOR UPDATE"), {"id": mug.id}
             )
-            first = asyncio.create_task(writer.add(new, draft, Seen({mug.id: 1}, [row])))
+            first = asyncio.create_task(writer.add(new, draft, seen))
             await asyncio.sleep(0.1)  # the first holds the only connection, on the lock
-            second = await asyncio.gather(
-                writer.add(new, draft, Seen({mug.id: 1}, [row])), return_exceptions=True
-            )
+            second = await asyncio.gather(writer.add(new, draft, seen), return_exceptions=True)
             conn.rollback()
         return await first, second[0]
 

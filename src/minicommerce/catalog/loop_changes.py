@@ -13,7 +13,7 @@ each of them. Under load, one hand-off serves many orders.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from minicommerce.catalog.cache import CatalogCache, CatalogChange
 
@@ -28,7 +28,7 @@ class _Round:
 class _LoopState:
     out: bool = False
     next: _Round | None = None
-    rounds: int = field(default=0)
+    rounds: int = 0
 
 
 class LoopChanges:

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,6 +39,7 @@ from minicommerce.orders.models import (
     Customer,
     DaySales,
     Order,
+    OrderItem,
     OrderStatus,
     PlaceOrder,
     ShopStats,
@@ -219,9 +220,7 @@ class OrderService:
                 raise RuntimeError(f"placement lost {MAX_ATTEMPTS} races in a row")
         if placed is not None:
             # Stock was taken: the products changed, and some may have sold out.
-            self._catalog_cache.changed(
-                CatalogChange.of((item.product_id for item in placed.items), stock_taken=True)
-            )
+            self._catalog_cache.changed(_stock_taken(placed.items))
             return placed, True
         assert not isinstance(drafted, OrderDraft)
         if drafted.missing:
@@ -282,9 +281,7 @@ class OrderService:
         """Stock was taken from the draft's products, as in place: told to the catalog
         cache with the loop's other placements (``catalog/loop_changes.py``)."""
         if not isinstance(self._catalog_cache, NoCatalogCache):
-            await self._loop_changes.changed(
-                CatalogChange.of((item.product_id for item in drafted.items), stock_taken=True)
-            )
+            await self._loop_changes.changed(_stock_taken(drafted.items))
 
     def close(self) -> None:
         """Close the async writer's connections, if any."""
@@ -473,6 +470,11 @@ class OrderService:
             )
         assert moved is not None
         return moved
+
+
+def _stock_taken(items: Iterable[OrderItem]) -> CatalogChange:
+    """What placing these lines changed: their products' stock (they may have sold out)."""
+    return CatalogChange.of((item.product_id for item in items), stock_taken=True)
 
 
 def _lines(request: PlaceOrder) -> dict[int, int] | None:
