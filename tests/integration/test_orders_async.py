@@ -249,6 +249,31 @@ def test_the_loop_holds_at_most_its_bound_of_connections(postgres_database_url: 
         assert shop.catalog.get(mug).stock_quantity == 79
 
 
+def test_a_connection_the_server_ended_while_idle_is_replaced_not_an_error(pg: Shop) -> None:
+    """After a database restart the loop's idle connections are dead: the next placement
+    gets a new one rather than a 503."""
+    mug = pg.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=5)).id
+    buyer = warm(pg, mug)
+
+    async def across_a_restart() -> list[Order]:
+        placed = [(await pg.orders.place_async(buyer, request((mug, 1))))[0]]
+        writer = pg.orders._async_writer
+        assert isinstance(writer, AsyncPgOrderWriter)
+        assert writer.connections() == 1
+        (idle,) = writer._pools[asyncio.get_running_loop()].idle
+        with pg.database.writer.connect() as conn:
+            pid = idle.connection.pgconn.backend_pid
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.5)  # the loop reads the server's goodbye as it comes
+        placed.append((await pg.orders.place_async(buyer, request((mug, 1))))[0])
+        return placed
+
+    placed, calls = on_loop(across_a_restart)
+    assert calls == []  # both on the loop
+    assert [o.id for o in placed] == sorted({o.id for o in placed})
+    assert pg.catalog.get(mug).stock_quantity == 2
+
+
 def test_the_catalog_cache_hears_of_the_stock_taken(postgres_database_url: str) -> None:
     _truncate_postgres(postgres_database_url)
     cache = MemoryCatalogCache()
