@@ -70,6 +70,21 @@ def test_place_from_items(shop: Shop) -> None:
     assert shop.orders.get(uid, order.id) == order
 
 
+def test_text_beyond_ascii_is_kept_exactly(shop: Shop) -> None:
+    """The address and the line's name are JSON inside placement's statement on PostgreSQL:
+    what comes back, then and later, is what was sent."""
+    uid = user(shop)
+    mug = product(shop, name='Tasse "Zürich" ☕ \\ 𝄞')
+    address = {**ADDRESS, "full_name": "Zoë Ørsted-Łukasiewicz", "line1": "Straße 1 / 東京 ✉"}
+    order, _ = shop.orders.place(
+        uid, PlaceOrder.parse({"shipping_address": address, "items": [{"product_id": mug.id,
+                                                                        "quantity": 1}]})
+    )  # fmt: skip
+    assert {key: order.shipping_address[key] for key in address} == address
+    assert order.items[0].name == 'Tasse "Zürich" ☕ \\ 𝄞'
+    assert shop.orders.get(uid, order.id) == order
+
+
 def test_checkout_leaves_out_what_the_cart_no_longer_shows(shop: Shop) -> None:
     """An archived product leaves the cart view (test_carts); checkout agrees with it."""
     uid = user(shop)
