@@ -4,6 +4,8 @@ back is read right, errors are psycopg's, and a connection the server ends is kn
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -134,3 +136,49 @@ def test_a_connection_the_server_ended_while_idle_is_known_unusable() -> None:
             await channel.one_row("SELECT 1 AS x", {})
 
     with_channel(use)
+
+
+def test_closed_from_another_thread_the_loop_closes_it() -> None:
+    """A shop closed while the loop that watches a connection still runs elsewhere (a
+    server's worker thread): the loop drops its watch and closes it, on its own thread."""
+    require_service("postgres", POSTGRES_URL, 5432)
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever)
+    runner.start()
+
+    async def open_one() -> Channel:
+        connection = await psycopg.AsyncConnection.connect(
+            POSTGRES_URL, autocommit=True, client_encoding="utf8"
+        )
+        channel = Channel(connection, prepare=True)
+        assert await channel.one_row("SELECT 1::int8 AS one", {}) == {"one": 1}
+        return channel
+
+    def finished(channel: Channel) -> bool:
+        for _ in range(100):
+            if channel.connection.pgconn.status == psycopg.pq.ConnStatus.BAD:
+                return True
+            time.sleep(0.02)
+        return False
+
+    try:
+        channel = asyncio.run_coroutine_threadsafe(open_one(), loop).result(10)
+        busy = threading.Event()
+
+        def hold_the_loop() -> None:
+            busy.set()
+            time.sleep(0.3)
+
+        loop.call_soon_threadsafe(hold_the_loop)
+        busy.wait(10)
+        channel.close()  # from this thread: left to the loop
+        assert channel.connection.pgconn.status == psycopg.pq.ConnStatus.OK
+        assert finished(channel)
+        # The loop runs on: a new connection there works, and closes the same way.
+        again = asyncio.run_coroutine_threadsafe(open_one(), loop).result(10)
+        again.close()
+        assert finished(again)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(10)
+        loop.close()

@@ -156,7 +156,14 @@ class Channel:
         return _row(await self._answer())
 
     def close(self) -> None:
-        """Stop watching the socket, and close the connection, without waiting."""
+        """Stop watching the socket, and close the connection, without waiting. From
+        another thread than that of the loop watching it, while that loop runs, this is
+        left to the loop: a reader removed after its descriptor was closed (and perhaps
+        reused) would be another socket's."""
+        loop = self._loop
+        if loop is not None and loop.is_running() and _running_loop() is not loop:
+            loop.call_soon_threadsafe(self.close)
+            return
         self._unwatch()
         self.connection.pgconn.finish()
 
@@ -241,6 +248,13 @@ async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         await ready
     finally:
         loop.remove_writer(fd)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _wake(ready: asyncio.Future[None]) -> None:
