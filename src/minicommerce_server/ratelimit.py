@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from minicommerce.ratelimit import Decision, MemoryRateLimiter, Rate, decide
-from minicommerce_server.redis_pipe import PipelinedRedis, RedisReplyError
+from minicommerce.redis_pipe import PipelinedRedis, RedisReplyError
 
 log = logging.getLogger("minicommerce.server")
 
@@ -52,7 +52,7 @@ class InProcessRateLimiter:
 
 class AsyncRedisRateLimiter:
     """A counter per key and window in Redis, one script call per hit on the loop's one
-    pipelined connection (``minicommerce_server.redis_pipe``); raises ``TimeoutError``
+    pipelined connection (``minicommerce.redis_pipe``); raises ``TimeoutError``
     after ``timeout`` seconds, and any failure of Redis or the connection."""
 
     def __init__(self, url: str, *, timeout: float, prefix: str = "minicommerce:rl:") -> None:

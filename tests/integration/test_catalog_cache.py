@@ -4,6 +4,7 @@ equal uncached ones under random writes (hypothesis); Redis refused and stalled.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -339,6 +340,53 @@ def test_a_write_returns_once_every_instance_has_acknowledged(
             same(a, truth, p.id)
             same(b, truth, p.id)
         assert a_cache.stats().errors == b_cache.stats().errors == 0
+
+
+def test_a_change_told_on_the_loop_returns_once_every_instance_dropped_the_old(
+    database_url: str, redis_url: str, media_dir: Path
+) -> None:
+    """``changed_async``: the script through the loop's pipelined connection, and the
+    acknowledgements awaited there. With a lease of 30 s, a wait that missed them would
+    take 30 s."""
+    a_cache = RedisCatalogCache(redis_url, lease=30)
+    b_cache = RedisCatalogCache(redis_url, lease=30)
+    with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
+        p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        for n in range(3):
+            same(b, truth, p.id)  # B holds it now
+            truth.catalog.update(p.id, ProductChanges(price=Decimal(f"{n + 2}.00")))
+            assert b.catalog.get(p.id).price == Decimal(f"{n + 1}.00")  # still the old
+            told = partial(asyncio.run, a_cache.changed_async(CatalogChange.of([p.id], lists=True)))
+            assert timed(told) < 10
+            same(b, truth, p.id)
+            same(a, truth, p.id)
+        assert a_cache.stats().errors == b_cache.stats().errors == 0
+        assert a_cache.stats().lease_expiries == 0
+
+
+def test_a_change_told_on_the_loop_while_redis_is_away_is_sent_once_it_answers(
+    database_url: str, redis_url: str, media_dir: Path
+) -> None:
+    target = urlsplit(redis_url)
+    with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        a_cache = RedisCatalogCache(through(proxy, redis_url), timeout=0.05)
+        b_cache = RedisCatalogCache(redis_url)
+        with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
+            p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+            same(b, truth, p.id)
+            proxy.refuse()
+            truth.catalog.update(p.id, ProductChanges(price=Decimal("2.00")))
+            change = CatalogChange.of([p.id], lists=True)
+            # No error and no long wait: the change is kept for later.
+            assert timed(lambda: asyncio.run(a_cache.changed_async(change))) < 1
+            assert a_cache._pending == change
+            assert not a_cache.in_sync
+            proxy.forward()
+            deadline = time.monotonic() + 10
+            while a_cache._pending is not None:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            same(b, truth, p.id)
 
 
 def test_acknowledgements_go_on_after_their_connection_is_lost(

@@ -35,12 +35,14 @@ from minicommerce import (
     ValidationError,
 )
 from minicommerce.catalog.cache import MemoryCatalogCache
+from minicommerce.catalog.redis_cache import RedisCatalogCache
 from minicommerce.errors import IdempotencyKeyReused
 from minicommerce.orders.placement import OrderDraft, StockRow, draft_order
 from minicommerce.orders.repository import NewOrder, Seen
 from minicommerce.storage.async_orders import AsyncPgOrderWriter
 from minicommerce.storage.engine import Timeouts, open_database
 from minicommerce.storage.tables import orders
+from tests.cached_shops import wait_in_sync
 from tests.conftest import ADDRESS, FAST_ARGON2, SECRET, _truncate_postgres
 from tests.proxy import Proxy
 from tests.sessions import logged_out, sign_in
@@ -290,6 +292,30 @@ def test_the_catalog_cache_hears_of_the_stock_taken(postgres_database_url: str) 
         _, calls = on_loop(lambda: shop.orders.place_async(buyer, request((mug, 4))))
         assert calls == ["changed"]  # only the invalidation, in a thread
         assert shop.catalog.get(mug).stock_quantity == 0
+
+
+def test_with_the_redis_cache_the_whole_order_is_on_the_loop(
+    postgres_database_url: str, redis_url: str
+) -> None:
+    """The shared cache is told on the loop too (``changed_async``): no thread at all, and
+    another instance's cache is current once the order is answered."""
+    _truncate_postgres(postgres_database_url)
+    caches = RedisCatalogCache(redis_url, lease=30), RedisCatalogCache(redis_url, lease=30)
+    with (
+        Shop.open(postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False,
+                  catalog_cache=caches[0]) as shop,
+        Shop.open(postgres_database_url, secret_key=SECRET, argon2=FAST_ARGON2, migrate=False,
+                  catalog_cache=caches[1]) as other,
+    ):  # fmt: skip
+        wait_in_sync(*caches)
+        mug = shop.catalog.create(NewProduct(name="Mug", price="1.00", stock_quantity=5)).id
+        buyer = warm(shop, mug)
+        assert other.catalog.get(mug).stock_quantity == 4  # cached there now
+        started = time.monotonic()
+        _, calls = on_loop(lambda: shop.orders.place_async(buyer, request((mug, 3))))
+        assert calls == []  # no thread: the statement and the invalidation on the loop
+        assert time.monotonic() - started < 10  # acknowledged, not the 30 s lease
+        assert other.catalog.get(mug).stock_quantity == 1
 
 
 def test_an_unreachable_database_is_service_unavailable() -> None:

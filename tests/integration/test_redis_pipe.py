@@ -11,13 +11,13 @@ import pytest
 import redis
 
 from minicommerce.ratelimit import Rate
-from minicommerce_server.ratelimit import AsyncRedisRateLimiter
-from minicommerce_server.redis_pipe import (
+from minicommerce.redis_pipe import (
     PipelinedRedis,
     RedisReplyError,
     _Target,
     encode_command,
 )
+from minicommerce_server.ratelimit import AsyncRedisRateLimiter
 from tests.proxy import Proxy
 
 T = TypeVar("T")

@@ -101,3 +101,45 @@ def test_each_loop_has_its_own_rounds() -> None:
     for product in (1, 2):
         asyncio.run(changes.changed(CatalogChange.of([product])))
     assert cache.told == [CatalogChange.of([1]), CatalogChange.of([2])]
+
+
+class LoopCache(NoCatalogCache):
+    """A cache whose changes are awaited on the loop (``changed_async``); ``changed``, the
+    thread's way, must not be used."""
+
+    def __init__(self) -> None:
+        self.told: list[CatalogChange] = []
+        self.release: asyncio.Event | None = None
+
+    def changed(self, change: CatalogChange) -> None:
+        raise AssertionError("a cache that waits on the loop is not run in a thread")
+
+    async def changed_async(self, change: CatalogChange) -> None:
+        assert self.release is not None
+        await self.release.wait()
+        self.told.append(change)
+
+
+def test_a_cache_that_waits_on_the_loop_is_awaited_there_told_together() -> None:
+    cache = LoopCache()
+    changes = LoopChanges(cache)
+
+    async def main() -> int:
+        cache.release = asyncio.Event()
+        first = asyncio.create_task(changes.changed(CatalogChange.of([1])))
+        await asyncio.sleep(0)  # out, and held
+        later = [
+            asyncio.create_task(changes.changed(CatalogChange.of([2], stock_taken=True))),
+            asyncio.create_task(changes.changed(CatalogChange.of([3], lists=True))),
+        ]
+        await asyncio.sleep(0)
+        assert not any(t.done() for t in [first, *later])
+        cache.release.set()
+        await asyncio.gather(first, *later)
+        return changes.rounds()
+
+    assert asyncio.run(main()) == 2
+    assert cache.told == [
+        CatalogChange.of([1]),
+        CatalogChange.of([2, 3], lists=True, stock_taken=True),
+    ]

@@ -39,6 +39,7 @@ the subscriber reconnects on its own, so caching resumes without a restart.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -72,6 +73,7 @@ from minicommerce.catalog.cache import (
 )
 from minicommerce.catalog.models import Product, ProductImage, ProductQuery, Rendition
 from minicommerce.pagination import Page
+from minicommerce.redis_pipe import PipelinedRedis, RedisReplyError, close_at_shutdown
 
 if TYPE_CHECKING:
     import redis
@@ -204,11 +206,14 @@ def _query_hash(query: ProductQuery) -> str:
 
 
 class _Acks:
-    """The acknowledgements this process's writers wait for, by message id."""
+    """The acknowledgements this process's writers wait for, by message id: a thread's
+    writer waits on an event, a loop's on a future that the subscriber thread settles
+    through the loop."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[set[str], threading.Event, list[int]]] = {}
+        self._futures: dict[str, asyncio.Future[bool]] = {}
 
     def open(self, message: str) -> None:
         with self._lock:
@@ -222,6 +227,19 @@ class _Acks:
                 event.set()
             return event
 
+    def expect_on_loop(self, message: str, receivers: int) -> asyncio.Future[bool]:
+        """A future of the running loop, ``True`` once ``receivers`` have acknowledged."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            acked, event, needed = self._waiting[message]
+            needed[0] = receivers
+            if len(acked) >= receivers:
+                event.set()
+                future.set_result(True)
+            else:
+                self._futures[message] = future
+        return future
+
     def record(self, message: str, subscriber: str) -> None:
         with self._lock:
             found = self._waiting.get(message)
@@ -231,10 +249,19 @@ class _Acks:
             acked.add(subscriber)
             if needed[0] >= 0 and len(acked) >= needed[0]:
                 event.set()
+                future = self._futures.pop(message, None)
+                if future is not None:
+                    future.get_loop().call_soon_threadsafe(_settle, future, True)
 
     def close(self, message: str) -> None:
         with self._lock:
             self._waiting.pop(message, None)
+            self._futures.pop(message, None)
+
+
+def _settle(future: asyncio.Future[bool], acknowledged: bool) -> None:
+    if not future.done():  # else settled already: acknowledged, or the lease ran out
+        future.set_result(acknowledged)
 
 
 class _Round:
@@ -306,6 +333,8 @@ class RedisCatalogCache:
         self._sending = False
         self._lease_until = 0.0
         self._stop = threading.Event()
+        # A loop's pipelined connection, and what closes it as the loop shuts down.
+        self._pipes: dict[asyncio.AbstractEventLoop, tuple[PipelinedRedis, object]] = {}
         self._subscriber = threading.Thread(
             target=self._subscribe_forever, name="mc-catalog-cache", daemon=True
         )
@@ -447,6 +476,75 @@ class RedisCatalogCache:
             with self._state:
                 self._pending = change if self._pending is None else self._pending.merged(change)
 
+    async def changed_async(self, change: CatalogChange) -> None:
+        """:meth:`changed` for a caller on an event loop, on the loop, with no thread: the
+        script through the loop's pipelined connection (``redis_pipe.py``), and the
+        acknowledgements awaited (the subscriber thread settles the wait through the
+        loop). The same promise: once it returned, no process serves the old entries.
+        Callers of one loop are told together by ``catalog/loop_changes.py``."""
+        self.local.apply(change.products, change.lists, change.stock_taken)
+        with self._state:
+            if self._pending is not None:
+                change = self._pending.merged(change)
+                self._pending = None
+        if time.monotonic() < self._closed_until or not await self._publish_async(change):
+            with self._state:
+                self._pending = change if self._pending is None else self._pending.merged(change)
+
+    async def _publish_async(self, change: CatalogChange) -> bool:
+        message = f"{self.process_id} {next(self._messages)}"
+        args = self._invalidation_args(message, change)
+        self._acks.open(message)
+        try:
+            try:
+                receivers = int(await self._invalidate_on_loop(args))
+            except Exception as exc:  # Redis missed it: kept, and sent again later
+                self._failed(exc, force=True)
+                return False
+            self._succeeded()
+            if receivers:
+                started = time.monotonic()
+                answered = self._acks.expect_on_loop(message, receivers)
+                # One timer, not asyncio.timeout's machinery: the lease settles it too.
+                lapse = answered.get_loop().call_later(self.lease, _settle, answered, False)
+                try:
+                    acknowledged = await answered
+                finally:
+                    lapse.cancel()
+                self._counters.add_all(
+                    invalidations=1,
+                    invalidation_wait_seconds=time.monotonic() - started,
+                    lease_expiries=0 if acknowledged else 1,
+                )
+            return True
+        finally:
+            self._acks.close(message)
+
+    async def _invalidate_on_loop(self, args: list[str]) -> int | str:
+        loop = asyncio.get_running_loop()
+        known = self._pipes.get(loop)
+        if known is None:
+            for ended in [other for other in self._pipes if other.is_closed()]:
+                del self._pipes[ended]
+            pipe = PipelinedRedis(self._url, timeout=self._timeout)
+            known = self._pipes[loop] = (pipe, await close_at_shutdown(pipe))
+        pipe = known[0]
+        try:
+            return await pipe.call("EVALSHA", self._invalidate.sha, 0, *args)
+        except RedisReplyError as exc:
+            if not exc.noscript:  # pragma: no cover - the script is ours and loaded
+                raise
+            return await pipe.call("EVAL", _INVALIDATE, 0, *args)  # loads it too
+
+    def _invalidation_args(self, message: str, change: CatalogChange) -> list[str]:
+        return [
+            self._prefix,
+            message + " " + _change_text(change),
+            "1" if change.lists else "0",
+            "1" if change.stock_taken else "0",
+            *(str(i) for i in sorted(change.products)),
+        ]
+
     def _publish_together(self, change: CatalogChange) -> bool:
         """Publish ``change`` with those of the writers that call meanwhile, and wait for
         the acknowledgements: whether Redis took it.
@@ -480,13 +578,7 @@ class RedisCatalogCache:
 
     def _publish(self, change: CatalogChange, *, wait: bool) -> bool:
         message = f"{self.process_id} {next(self._messages)}"
-        args = [
-            self._prefix,
-            message + " " + _change_text(change),
-            "1" if change.lists else "0",
-            "1" if change.stock_taken else "0",
-            *(str(i) for i in sorted(change.products)),
-        ]
+        args = self._invalidation_args(message, change)
         self._acks.open(message)
         try:
             try:
@@ -670,9 +762,23 @@ class RedisCatalogCache:
     def close(self) -> None:
         self._stop.set()
         self._subscriber.join(2)
+        running = _running_loop()
+        for loop, (pipe, _) in self._pipes.items():
+            if loop is running:
+                pipe.close()
+            elif loop.is_running():  # another thread's: its own loop closes it
+                loop.call_soon_threadsafe(pipe.close)
+        self._pipes.clear()
         self._lease_until = 0.0
         self.local.clear()
         self._pool.disconnect()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _change_text(change: CatalogChange) -> str:

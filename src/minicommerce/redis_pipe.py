@@ -1,5 +1,6 @@
-"""One pipelined Redis connection per event loop, for the rate limiter's one command per
-request.
+"""One pipelined Redis connection per event loop, for one command at a time per caller: the
+rate limiter's script call per request (the server), and the catalog cache's invalidation
+from an event loop (``catalog/redis_cache.py``, ``changed_async``).
 
 The limiter sends one script call per API request. Through redis.asyncio that cost about
 60 µs of the worker's CPU per call (connection pool, command machinery, parser; hiredis
@@ -22,7 +23,7 @@ import asyncio
 import socket
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -226,6 +227,29 @@ class PipelinedRedis:
 
     async def aclose(self) -> None:
         self._drop(ConnectionError("closed"))
+
+    def close(self) -> None:
+        """:meth:`aclose` for a caller on the connection's loop that cannot await."""
+        self._drop(ConnectionError("closed"))
+
+
+async def _closing_at_shutdown(pipe: PipelinedRedis) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        pipe.close()
+
+
+async def close_at_shutdown(pipe: PipelinedRedis) -> AsyncIterator[None]:
+    """Have the running loop close ``pipe`` as it shuts down; keep what this returns as
+    long as the pipe. For a loop that a library user starts and ends (``asyncio.run``): a
+    connection still open once its loop closed could not be closed cleanly any more.
+
+    How: an asynchronous generator left suspended registers with the loop, and
+    ``asyncio.run`` (and ``uvloop.run``) close every such generator before the loop."""
+    guard = _closing_at_shutdown(pipe)
+    await anext(guard)
+    return guard
 
 
 @dataclass(frozen=True, slots=True)
