@@ -20,12 +20,15 @@ a failure means (``minicommerce_server.ratelimit``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
+
+log = logging.getLogger("minicommerce.redis")
 
 Reply = int | str
 Arg = str | bytes | int
@@ -233,23 +236,45 @@ class PipelinedRedis:
         self._drop(ConnectionError("closed"))
 
 
-async def _closing_at_shutdown(pipe: PipelinedRedis) -> AsyncIterator[None]:
+async def _closing_at_shutdown(pipe: PipelinedRedis) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
         pipe.close()
 
 
-async def close_at_shutdown(pipe: PipelinedRedis) -> AsyncIterator[None]:
-    """Have the running loop close ``pipe`` as it shuts down; keep what this returns as
-    long as the pipe. For a loop that a library user starts and ends (``asyncio.run``): a
+class LoopGuard:
+    """Closes a loop's ``pipe`` as the loop shuts down (:func:`close_at_shutdown`), or
+    at :meth:`close`."""
+
+    __slots__ = ("_guard", "pipe")
+
+    def __init__(self, pipe: PipelinedRedis, guard: AsyncGenerator[None, None]) -> None:
+        self.pipe = pipe
+        self._guard = guard
+
+    def close(self) -> None:
+        """Close the pipe now, from its loop's thread (or with its loop closed): the
+        guard ends here, so nothing is left for the loop to finalize later."""
+        closing = self._guard.aclose()
+        try:
+            closing.send(None)
+        except StopIteration:
+            pass
+        except RuntimeError:  # its loop closed first: the connection cannot be closed now
+            log.debug("a pipelined Redis connection outlived its event loop")
+
+
+async def close_at_shutdown(pipe: PipelinedRedis) -> LoopGuard:
+    """Have the running loop close ``pipe`` as it shuts down; keep the guard as long as
+    the pipe. For a loop that a library user starts and ends (``asyncio.run``): a
     connection still open once its loop closed could not be closed cleanly any more.
 
     How: an asynchronous generator left suspended registers with the loop, and
     ``asyncio.run`` (and ``uvloop.run``) close every such generator before the loop."""
     guard = _closing_at_shutdown(pipe)
     await anext(guard)
-    return guard
+    return LoopGuard(pipe, guard)
 
 
 @dataclass(frozen=True, slots=True)

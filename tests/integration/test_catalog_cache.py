@@ -281,6 +281,20 @@ def through(proxy: Proxy, url: str) -> str:
     return urlunsplit(parts._replace(netloc=proxy.url_netloc))
 
 
+@contextmanager
+def a_behind_a_proxy(
+    database_url: str, redis_url: str, media_dir: Path
+) -> Iterator[tuple[Proxy, RedisCatalogCache, Shop, Shop, Shop]]:
+    """Instances A (its Redis through a proxy that tests may break, short timeouts) and B,
+    the proxy, A's cache, and the truth."""
+    target = urlsplit(redis_url)
+    with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        a_cache = RedisCatalogCache(through(proxy, redis_url), timeout=0.05)
+        b_cache = RedisCatalogCache(redis_url)
+        with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
+            yield proxy, a_cache, a, b, truth
+
+
 def timed(fn: Callable[[], object]) -> float:
     started = time.monotonic()
     fn()
@@ -291,37 +305,33 @@ def timed(fn: Callable[[], object]) -> float:
 def test_redis_down_or_stalled_degrades_to_the_database_and_caching_resumes(
     database_url: str, redis_url: str, media_dir: Path, fault: str
 ) -> None:
-    target = urlsplit(redis_url)
-    with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
-        a_cache = RedisCatalogCache(through(proxy, redis_url), timeout=0.05)
-        b_cache = RedisCatalogCache(redis_url)
-        with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
-            p = b.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
-            same(a, truth, p.id)
-            getattr(proxy, fault)()
-            # Reads answer from the database, without an exception, and writes succeed;
-            # nothing waits longer than a few Redis timeouts (1 s is only a liveness bound).
-            for n in range(5):
-                assert timed(lambda: same(a, truth, p.id)) < 1
-                price = ProductChanges(price=Decimal(f"{n + 2}.00"))
-                assert timed(partial(b.catalog.update, p.id, price)) < 1
-                assert timed(partial(a.catalog.update, p.id, ProductChanges(stock_quantity=n))) < 1
-                assert timed(lambda: same(a, truth, p.id)) < 1
-            assert a_cache.stats().errors > 0
-            assert not a_cache.in_sync  # it serves nothing from memory meanwhile
-            proxy.forward()
-            wait_in_sync(a_cache)
-            # A's writes made while Redis was away reached it once it answered: B is current.
-            deadline = time.monotonic() + 5
-            while a_cache._pending is not None:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            same(b, truth, p.id)
-            same(a, truth, p.id)
-            before = a_cache.stats()
-            same(a, truth, p.id)
-            after = a_cache.stats()
-            assert after.memory_hits + after.redis_hits > before.memory_hits + before.redis_hits
+    with a_behind_a_proxy(database_url, redis_url, media_dir) as (proxy, a_cache, a, b, truth):
+        p = b.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        same(a, truth, p.id)
+        getattr(proxy, fault)()
+        # Reads answer from the database, without an exception, and writes succeed;
+        # nothing waits longer than a few Redis timeouts (1 s is only a liveness bound).
+        for n in range(5):
+            assert timed(lambda: same(a, truth, p.id)) < 1
+            price = ProductChanges(price=Decimal(f"{n + 2}.00"))
+            assert timed(partial(b.catalog.update, p.id, price)) < 1
+            assert timed(partial(a.catalog.update, p.id, ProductChanges(stock_quantity=n))) < 1
+            assert timed(lambda: same(a, truth, p.id)) < 1
+        assert a_cache.stats().errors > 0
+        assert not a_cache.in_sync  # it serves nothing from memory meanwhile
+        proxy.forward()
+        wait_in_sync(a_cache)
+        # A's writes made while Redis was away reached it once it answered: B is current.
+        deadline = time.monotonic() + 5
+        while a_cache._pending is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        same(b, truth, p.id)
+        same(a, truth, p.id)
+        before = a_cache.stats()
+        same(a, truth, p.id)
+        after = a_cache.stats()
+        assert after.memory_hits + after.redis_hits > before.memory_hits + before.redis_hits
 
 
 def test_a_write_returns_once_every_instance_has_acknowledged(
@@ -364,29 +374,26 @@ def test_a_change_told_on_the_loop_returns_once_every_instance_dropped_the_old(
         assert a_cache.stats().lease_expiries == 0
 
 
+@pytest.mark.parametrize("fault", ["refuse", "stall"])
 def test_a_change_told_on_the_loop_while_redis_is_away_is_sent_once_it_answers(
-    database_url: str, redis_url: str, media_dir: Path
+    database_url: str, redis_url: str, media_dir: Path, fault: str
 ) -> None:
-    target = urlsplit(redis_url)
-    with Proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
-        a_cache = RedisCatalogCache(through(proxy, redis_url), timeout=0.05)
-        b_cache = RedisCatalogCache(redis_url)
-        with cached_pair(database_url, media_dir, a_cache, b_cache) as (a, b, truth):
-            p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
-            same(b, truth, p.id)
-            proxy.refuse()
-            truth.catalog.update(p.id, ProductChanges(price=Decimal("2.00")))
-            change = CatalogChange.of([p.id], lists=True)
-            # No error and no long wait: the change is kept for later.
-            assert timed(lambda: asyncio.run(a_cache.changed_async(change))) < 1
-            assert a_cache._pending == change
-            assert not a_cache.in_sync
-            proxy.forward()
-            deadline = time.monotonic() + 10
-            while a_cache._pending is not None:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            same(b, truth, p.id)
+    with a_behind_a_proxy(database_url, redis_url, media_dir) as (proxy, a_cache, a, b, truth):
+        p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        same(b, truth, p.id)
+        getattr(proxy, fault)()
+        truth.catalog.update(p.id, ProductChanges(price=Decimal("2.00")))
+        change = CatalogChange.of([p.id], lists=True)
+        # No error and no long wait: the change is kept for later.
+        assert timed(lambda: asyncio.run(a_cache.changed_async(change))) < 1
+        assert a_cache._pending == change
+        assert not a_cache.in_sync
+        proxy.forward()
+        deadline = time.monotonic() + 10
+        while a_cache._pending is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        same(b, truth, p.id)
 
 
 def test_acknowledgements_go_on_after_their_connection_is_lost(

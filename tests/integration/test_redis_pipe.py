@@ -12,9 +12,11 @@ import redis
 
 from minicommerce.ratelimit import Rate
 from minicommerce.redis_pipe import (
+    LoopGuard,
     PipelinedRedis,
     RedisReplyError,
     _Target,
+    close_at_shutdown,
     encode_command,
 )
 from minicommerce_server.ratelimit import AsyncRedisRateLimiter
@@ -191,3 +193,37 @@ def test_a_refused_connection_fails_fast(redis_url: str) -> None:
 
         results = asyncio.run(run())
     assert all(isinstance(r, (ConnectionError, OSError)) for r in results), results
+
+
+def open_connections(pipe: PipelinedRedis) -> bool:
+    connection = pipe._connection
+    return connection is not None and not connection.lost
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_guarded_pipe_is_closed_as_its_loop_shuts_down(redis_url: str, loop: str) -> None:
+    """A library user's ``asyncio.run``: the connection closes with the loop, not later as
+    an unclosed transport (a ResourceWarning, an error under this suite's settings)."""
+    pipe = PipelinedRedis(redis_url, timeout=2)
+    kept: list[LoopGuard] = []
+
+    async def main() -> None:
+        assert await pipe.call("PING") == "PONG"
+        kept.append(await close_at_shutdown(pipe))
+        assert open_connections(pipe)
+
+    run_on(loop, main())
+    assert not open_connections(pipe)
+
+
+def test_a_guard_closes_its_pipe_when_told(redis_url: str) -> None:
+    pipe = PipelinedRedis(redis_url, timeout=2)
+
+    async def main() -> bool:
+        assert await pipe.call("PING") == "PONG"
+        guard = await close_at_shutdown(pipe)
+        guard.close()
+        guard.close()  # twice is once
+        return open_connections(pipe)
+
+    assert asyncio.run(main()) is False

@@ -26,6 +26,11 @@ class HeldCache(NoCatalogCache):
         self.told.append(change)
 
 
+TOLD_TOGETHER = [CatalogChange.of([1]), CatalogChange.of([2, 3], lists=True, stock_taken=True)]
+"""What the cache is told of 1 alone, then of 2 (stock taken) and 3 (lists) that came while
+the first was out."""
+
+
 async def until_told(cache: HeldCache) -> None:
     await asyncio.get_running_loop().run_in_executor(None, cache.entered.acquire)
 
@@ -66,10 +71,7 @@ def test_changes_that_come_while_one_is_out_are_told_together_next() -> None:
         return changes.rounds()
 
     assert asyncio.run(main()) == 2
-    assert cache.told == [
-        CatalogChange.of([1]),
-        CatalogChange.of([2, 3], lists=True, stock_taken=True),
-    ]
+    assert cache.told == TOLD_TOGETHER
     assert returned[0] == 1
 
 
@@ -139,7 +141,4 @@ def test_a_cache_that_waits_on_the_loop_is_awaited_there_told_together() -> None
         return changes.rounds()
 
     assert asyncio.run(main()) == 2
-    assert cache.told == [
-        CatalogChange.of([1]),
-        CatalogChange.of([2, 3], lists=True, stock_taken=True),
-    ]
+    assert cache.told == TOLD_TOGETHER

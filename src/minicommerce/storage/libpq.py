@@ -1,9 +1,10 @@
 """One statement at a time on a psycopg async connection's libpq handle, from the event loop.
 
-Placement's statement is the hottest one the server sends. Through psycopg's cursor it cost
-about 270 us of client CPU, spent on converting the query, adapting each parameter, the
-prepare bookkeeping, psycopg's generators and its row factory. Sent through libpq directly,
-as here, it cost about 140 us (docs/benchmarks.md). So :class:`Channel`:
+Placement's statement is the hottest one the server sends. Through psycopg's cursor a
+placement on the loop cost 362-480 us of client CPU (8 buyers on one loop), much of it on
+converting the query, adapting each parameter, the prepare bookkeeping, psycopg's generators
+and its row factory; sent through libpq directly, as here, 255-303 us (docs/benchmarks.md,
+"Issue 10, eleventh session"). So :class:`Channel`:
 
 - turns the statement's ``%(name)s`` placeholders into ``$n`` once per text;
 - sends every parameter as text with its type (a string as "unknown", so the server infers
