@@ -396,6 +396,35 @@ def test_a_change_told_on_the_loop_while_redis_is_away_is_sent_once_it_answers(
         same(b, truth, p.id)
 
 
+def test_a_change_told_on_the_loop_and_cancelled_is_still_sent(
+    database_url: str, redis_url: str, media_dir: Path
+) -> None:
+    """A caller cancelled while Redis stalls (its loop shutting down): whether the script
+    reached Redis is not known, so the change is kept and sent again."""
+    with a_behind_a_proxy(database_url, redis_url, media_dir) as (proxy, a_cache, a, b, truth):
+        p = a.catalog.create(NewProduct(name="tea", price=Decimal("1.00"), stock_quantity=5))
+        same(b, truth, p.id)
+        proxy.stall()
+        truth.catalog.update(p.id, ProductChanges(price=Decimal("2.00")))
+        change = CatalogChange.of([p.id], lists=True)
+
+        async def cancelled() -> None:
+            telling = asyncio.ensure_future(a_cache.changed_async(change))
+            await asyncio.sleep(0.02)
+            telling.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await telling
+
+        asyncio.run(cancelled())
+        assert a_cache._pending == change
+        proxy.forward()
+        deadline = time.monotonic() + 10
+        while a_cache._pending is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        same(b, truth, p.id)
+
+
 def test_acknowledgements_go_on_after_their_connection_is_lost(
     database_url: str, redis_url: str, media_dir: Path
 ) -> None:

@@ -483,7 +483,12 @@ class RedisCatalogCache:
         loop). The same promise: once it returned, no process serves the old entries.
         Callers of one loop are told together by ``catalog/loop_changes.py``."""
         change = self._applied(change)
-        if time.monotonic() < self._closed_until or not await self._publish_async(change):
+        try:
+            published = time.monotonic() >= self._closed_until and await self._publish_async(change)
+        except asyncio.CancelledError:  # it may not have reached Redis: kept, to be sure
+            self._keep(change)
+            raise
+        if not published:
             self._keep(change)
 
     def _applied(self, change: CatalogChange) -> CatalogChange:
