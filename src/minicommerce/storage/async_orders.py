@@ -33,7 +33,9 @@ import logging
 import os
 import socket
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from psycopg import OperationalError
 
 from minicommerce.accounts.models import SignedOut
 from minicommerce.orders.models import Order
@@ -45,9 +47,6 @@ from minicommerce.storage.libpq import Channel
 from minicommerce.storage.positions import WritePositions
 from minicommerce.storage.postgres_orders import add_outcome, add_statement
 from minicommerce.storage.replicas import LSN_SQL, UNREACHABLE
-
-if TYPE_CHECKING:
-    import psycopg
 
 log = logging.getLogger("minicommerce.storage")
 
@@ -91,7 +90,7 @@ class AsyncPgOrderWriter:
         # for as long: past ``Timeouts.longest_read``, as for the reads, the connection is
         # cut, and the wait ends at once with an error. Not by cancelling the wait: psycopg
         # then asks the server to cancel the statement and waits seconds for that.
-        cut = _Cut(channel.connection)
+        cut = _Cut(channel)
         timer = pool.loop.call_later(self._deadline, cut)
         try:
             outcome = await self._run(channel, sql, params, new, draft)
@@ -207,21 +206,23 @@ class AsyncPgOrderWriter:
 
 class _Cut:
     """Cuts a connection whose statement ran past its deadline: shut down, not closed, so
-    that its descriptor stays psycopg's (and the loop's) until the pool drops it."""
+    that its descriptor stays libpq's (and the loop's) until the pool drops it, and the
+    statement's wait ended at once, whether or not the socket still reports anything."""
 
-    __slots__ = ("connection", "fired")
+    __slots__ = ("channel", "fired")
 
-    def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        self.connection = connection
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
         self.fired = False
 
     def __call__(self) -> None:
         self.fired = True
         try:
-            with socket.socket(fileno=os.dup(self.connection.pgconn.socket)) as sock:
-                sock.shutdown(socket.SHUT_RDWR)  # the wait sees the end of the stream
+            with socket.socket(fileno=os.dup(self.channel.connection.pgconn.socket)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)  # the server side sees the end too
         except Exception as exc:  # closed already (psycopg's error or the socket's)
             log.debug("placement: the stalled connection was closed already: %s", exc)
+        self.channel.interrupt(OperationalError("no answer within the deadline"))
 
 
 async def _lsn(channel: Channel) -> int:

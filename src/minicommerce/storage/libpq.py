@@ -156,6 +156,13 @@ class Channel:
         pgconn.send_query_prepared(prepared, values)
         return _row(await self._answer())
 
+    def interrupt(self, error: Exception) -> None:
+        """End the statement's wait now with ``error`` (its deadline passed): the caller
+        then drops the connection."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
     def close(self) -> None:
         """Stop watching the socket, and close the connection, without waiting. From
         another thread than that of the loop watching it, while that loop runs, this is
@@ -177,7 +184,13 @@ class Channel:
             loop.add_reader(self._fd, self._readable)
             self._loop = loop
         while pgconn.flush():  # more to send: wait until the socket takes it
-            await _writable(loop, pgconn.socket)
+            self._waiter = waiter = loop.create_future()
+            loop.add_writer(self._fd, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                loop.remove_writer(self._fd)
+                self._waiter = None
         results = []
         while True:
             while pgconn.is_busy():
@@ -239,16 +252,6 @@ def _row(result: PGresult) -> dict[str, Any]:
             value = read(value)
         row[name] = value
     return row
-
-
-async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    """Until the socket can be written to (rare: a statement larger than its buffer)."""
-    ready = loop.create_future()
-    loop.add_writer(fd, _wake, ready)
-    try:
-        await ready
-    finally:
-        loop.remove_writer(fd)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
